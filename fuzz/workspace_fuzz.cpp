@@ -1,0 +1,36 @@
+// libFuzzer target for the workspace loaders: any bytes given to
+// parse_playbook() and load_config() must yield diagnostics, never a crash,
+// a hang or a sanitizer report. Deep nesting and alias expansion are capped
+// by parse_yaml() (core/yaml_util.h) before any recursive walk. A playbook
+// that parses must also survive its canonical JSON round trip unchanged.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "agents/workspace.h"
+#include "core/config_loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  cadre::LoadOptions options;
+  options.known_tools = {"http.get", "email.send"};
+  cadre::Diagnostics diagnostics;
+  cadre::PlaybookDef playbook =
+      cadre::parse_playbook(text, "playbooks/fuzz.yaml", options, &diagnostics);
+  for (const auto& d : diagnostics.items()) {
+    if (d.line < 0 || d.column < 0) std::abort();
+  }
+  (void)diagnostics.to_string();
+
+  cadre::Json snapshot = playbook.to_json();
+  auto restored = cadre::PlaybookDef::from_json(snapshot);
+  if (!restored.ok() || restored->to_json() != snapshot) std::abort();
+  (void)playbook.version();
+
+  cadre::Diagnostics config_diagnostics;
+  (void)cadre::load_config(text, "cadre.yaml", &config_diagnostics);
+  (void)config_diagnostics.to_status();
+  return 0;
+}

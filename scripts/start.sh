@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs, builds, creates workspace/ from the bundled example if there is
+# none, and runs `cadre serve` on it (Ctrl-C stops it gracefully).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+workspace="${CADRE_WORKSPACE:-workspace}"
+example="${CADRE_EXAMPLE:-saas-founder}"
+if [ ! -f "$workspace/cadre.yaml" ]; then
+  ./build/cadre init "$workspace" --example "$example"
+fi
+./build/cadre -w "$workspace" check
+exec ./build/cadre -w "$workspace" serve

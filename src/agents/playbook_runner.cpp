@@ -1,0 +1,246 @@
+#include "agents/playbook_runner.h"
+
+#include <charconv>
+
+#include "core/id.h"
+#include "core/template.h"
+
+namespace cadre {
+namespace {
+
+Result<Json> convert_input(const InputDef& def, const Json& value) {
+  const std::string& type = def.type;
+  auto wrong = [&]() {
+    return Status::InvalidArgument("input '" + def.name + "' must be of type " + type + ", got " +
+                                   dump_json(value));
+  };
+  if (type == "any") return value;
+  if (value.is_string() && type != "string") {
+    const std::string text = value.get<std::string>();
+    if (type == "integer") {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || end != text.data() + text.size()) return wrong();
+      return Json(n);
+    }
+    if (type == "boolean") {
+      if (text == "true") return Json(true);
+      if (text == "false") return Json(false);
+      return wrong();
+    }
+    // number, object, array: JSON text
+    Json parsed = Json::parse(text, nullptr, false);
+    if (parsed.is_discarded()) return wrong();
+    return convert_input(def, parsed);
+  }
+  bool ok = (type == "string" && value.is_string()) || (type == "integer" && value.is_number_integer()) ||
+            (type == "number" && value.is_number()) || (type == "boolean" && value.is_boolean()) ||
+            (type == "object" && value.is_object()) || (type == "array" && value.is_array());
+  if (!ok) return wrong();
+  return value;
+}
+
+}  // namespace
+
+Result<Json> validate_inputs(const PlaybookDef& playbook, const Json& inputs) {
+  if (!inputs.is_object()) return Status::InvalidArgument("inputs must be an object");
+  Json out = Json::object();
+  std::string problems;
+  for (const auto& [name, value] : inputs.items()) {
+    bool known = false;
+    for (const auto& def : playbook.inputs) known = known || def.name == name;
+    if (!known) {
+      std::string declared;
+      for (const auto& def : playbook.inputs) declared += (declared.empty() ? "" : ", ") + def.name;
+      problems += "\n  input '" + name + "' is not declared by playbook '" + playbook.name + "'" +
+                  (declared.empty() ? " (it declares none)" : " (it declares: " + declared + ")");
+    }
+  }
+  for (const auto& def : playbook.inputs) {
+    auto it = inputs.find(def.name);
+    if (it == inputs.end() || it->is_null()) {
+      if (!def.default_value.is_null()) {
+        out[def.name] = def.default_value;
+      } else if (def.required) {
+        problems += "\n  input '" + def.name + "' is required" +
+                    (def.description.empty() ? "" : " (" + def.description + ")");
+      } else {
+        out[def.name] = nullptr;
+      }
+      continue;
+    }
+    auto converted = convert_input(def, *it);
+    if (!converted.ok()) {
+      problems += "\n  " + converted.status().message();
+      continue;
+    }
+    out[def.name] = std::move(converted).value();
+  }
+  if (!problems.empty()) return Status::InvalidArgument("playbook '" + playbook.name + "':" + problems);
+  return out;
+}
+
+Result<RunStarted> start_playbook(Store& store, const Workspace& workspace, const RunRequest& request, TimeMs now) {
+  auto it = workspace.playbooks.find(request.playbook);
+  if (it == workspace.playbooks.end()) {
+    std::string known;
+    for (const auto& [name, pb] : workspace.playbooks) known += (known.empty() ? "" : ", ") + name;
+    return Status::NotFound("no playbook named '" + request.playbook + "'" +
+                            (known.empty() ? " (the workspace has none)" : " (known: " + known + ")"));
+  }
+  const PlaybookDef& playbook = it->second;
+  CADRE_ASSIGN_OR_RETURN(Json inputs, validate_inputs(playbook, request.inputs));
+  const std::string version = playbook.version();
+  CADRE_RETURN_IF_ERROR(store.put_definition({version, "playbook", playbook.name, playbook.to_json(), now}));
+
+  NewObjective n;
+  ObjectiveRecord& o = n.objective;
+  o.id = new_id("obj", now);
+  o.title = playbook.description.empty() ? "playbook " + playbook.name : playbook.description;
+  o.owner = "playbook:" + playbook.name;
+  o.source = request.source;
+  o.playbook = playbook.name;
+  o.inputs = inputs;
+  o.versions = {{"playbook:" + playbook.name, version}};
+  o.dedupe_key = request.dedupe_key;
+  Json scope = request.context.is_object() ? request.context : Json::object();
+  scope["input"] = inputs;
+  for (const auto& step : playbook.steps) {
+    NewTask t;
+    t.id = new_id("tsk", now);
+    t.key = step.id;
+    t.kind = kPlaybookStepKind;
+    t.spec = {{"playbook", playbook.name}, {"version", version}, {"step", step.id}, {"needs", step.needs},
+              {"scope", scope}};
+    t.needs = step.needs;
+    n.tasks.push_back(std::move(t));
+  }
+  CADRE_ASSIGN_OR_RETURN(bool created, store.create_objective(n, now));
+  if (!created) {
+    // The trigger fired before (perhaps just before a crash): find its objective.
+    return RunStarted{"", false};
+  }
+  return RunStarted{o.id, true};
+}
+
+PlaybookStepHandler::PlaybookStepHandler(Store& store, const ToolRegistry& tools, std::filesystem::path root,
+                                         std::map<std::string, ToolLimits> tool_limits, int max_foreach_items)
+    : store_(store),
+      tools_(tools),
+      root_(std::move(root)),
+      tool_limits_(std::move(tool_limits)),
+      max_foreach_items_(max_foreach_items) {}
+
+Result<std::shared_ptr<const PlaybookDef>> PlaybookStepHandler::definition(const std::string& version) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(version);
+    if (it != cache_.end()) return it->second;
+  }
+  CADRE_ASSIGN_OR_RETURN(DefinitionRecord record, store_.get_definition(version));
+  CADRE_ASSIGN_OR_RETURN(PlaybookDef def, PlaybookDef::from_json(record.body));
+  auto shared = std::make_shared<const PlaybookDef>(std::move(def));
+  std::lock_guard lock(cache_mutex_);
+  cache_.emplace(version, shared);
+  return shared;
+}
+
+Result<Json> PlaybookStepHandler::run(TaskContext& context) {
+  const TaskRecord& task = context.task();
+  const Json& spec = task.spec;
+  CADRE_ASSIGN_OR_RETURN(auto playbook, definition(spec.value("version", "")));
+  const StepDef* step = playbook->find_step(spec.value("step", ""));
+  if (!step) return Status::Corruption("playbook version " + spec.value("version", "") + " has no step " + task.key);
+
+  Json scope = spec.value("scope", Json::object());
+  scope["run"] = {{"id", task.objective_id}, {"playbook", playbook->name}, {"version", spec.value("version", "")}};
+  scope["task"] = {{"id", task.id}, {"key", task.key}};
+  if (!step->needs.empty()) {
+    CADRE_ASSIGN_OR_RETURN(Json outputs, store_.task_outputs(task.objective_id));
+    scope["steps"] = std::move(outputs);
+  } else {
+    scope["steps"] = Json::object();
+  }
+
+  if (!step->if_condition.empty()) {
+    auto condition = evaluate_condition(step->if_condition, scope);
+    if (!condition.ok()) return condition.status().with_context("step '" + step->id + "' if");
+    if (!*condition) {
+      context.mark_skipped();
+      return Json(nullptr);
+    }
+  }
+  if (!step->lock.empty()) {
+    CADRE_ASSIGN_OR_RETURN(Json resource, render_template(Json(step->lock), scope));
+    std::string name = resource.is_string() ? resource.get<std::string>() : dump_json(resource);
+    if (name.empty()) return Status::InvalidArgument("step '" + step->id + "' lock rendered to an empty name");
+    CADRE_RETURN_IF_ERROR(context.lock(name));
+  }
+  if (step->foreach.empty()) return call_tool(context, *step, scope);
+
+  CADRE_ASSIGN_OR_RETURN(Json items, render_template(Json(step->foreach), scope));
+  if (!items.is_array())
+    return Status::InvalidArgument("step '" + step->id + "' foreach must give an array, got " + dump_json(items));
+  if (static_cast<int>(items.size()) > max_foreach_items_) {
+    return Status::ResourceExhausted("step '" + step->id + "' foreach has " + std::to_string(items.size()) +
+                                     " items; the limit is " + std::to_string(max_foreach_items_) +
+                                     " (kernel.max_foreach_items)");
+  }
+  Json outputs = Json::array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    scope["item"] = items[i];
+    scope["index"] = i;
+    CADRE_ASSIGN_OR_RETURN(Json out, call_tool(context, *step, scope));
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef& step, const Json& base_scope) {
+  Json scope = base_scope;
+  scope["idempotency_key"] = context.idempotency_key(context.next_seq());
+  auto rendered = render_template(step.with, scope);
+  if (!rendered.ok()) return rendered.status().with_context("step '" + step.id + "' with");
+  Json args = std::move(rendered).value();
+
+  if (step.uses == "wait") {
+    TimeMs until = 0;
+    if (args.contains("until")) {
+      CADRE_ASSIGN_OR_RETURN(until, parse_time_utc(args["until"].is_string() ? args["until"].get<std::string>() : ""));
+    } else {
+      std::string text = args.contains("duration") && args["duration"].is_string()
+                             ? args["duration"].get<std::string>() : "";
+      CADRE_ASSIGN_OR_RETURN(DurationMs duration, parse_duration(text));
+      CADRE_ASSIGN_OR_RETURN(TimeMs start, context.now());
+      until = start + duration;
+    }
+    CADRE_RETURN_IF_ERROR(context.sleep_until(until, "wait"));
+    return Json{{"waited_until", format_time_utc(until)}};
+  }
+  if (step.uses == "emit") {
+    if (!args.contains("event") || !args["event"].is_string() || args["event"].get<std::string>().empty())
+      return Status::InvalidArgument("step '" + step.id + "': emit needs an 'event' name");
+    return context.emit(args["event"].get<std::string>(), args.value("data", Json::object()));
+  }
+  if (step.uses.rfind("agent.", 0) == 0) {
+    return Status::FailedPrecondition("step '" + step.id + "' uses " + step.uses +
+                                      ", but agents cannot run in this release yet");
+  }
+  auto tool = tools_.find(step.uses);
+  if (!tool) return Status::NotFound("step '" + step.id + "' uses unknown tool '" + step.uses + "'");
+  const ToolSpec& spec = tool->spec();
+  StepOptions options;
+  options.name = spec.name;
+  options.kind = "tool";
+  options.idempotent = spec.idempotent;
+  options.retry = step.retry.value_or(spec.retry);
+  options.timeout = step.timeout.value_or(0);
+  if (tool_limits_.count(spec.name)) options.rate_limit_key = spec.name;
+  return context.run_step(options, args, [&](StepCall& call) -> Result<Json> {
+    ToolCall tool_call{args, call.idempotency_key, call.attempt, call.deadline, root_, &context.clock(),
+                       &call.retry_after};
+    return tool->invoke(tool_call);
+  });
+}
+
+}  // namespace cadre

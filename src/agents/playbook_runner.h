@@ -1,0 +1,71 @@
+// Running playbooks on the kernel.
+//
+// start_playbook() turns a playbook and its inputs into an objective whose
+// plan has one task per step (edges from `needs`), after storing the
+// playbook's definition snapshot under its version hash; tasks record that
+// version and always replay against it, even if the file changes later.
+//
+// PlaybookStepHandler carries out one step's task: evaluate `if` (skipped
+// when false), take the `lock`, then call the tool once, or once per
+// `foreach` item, each call its own journaled step. `wait` and `emit` are
+// carried out through the TaskContext (timer park, exactly-once event).
+//
+// Thread-safety: the handler is called concurrently from worker threads;
+// its definition cache is synchronized.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "agents/playbook.h"
+#include "agents/workspace.h"
+#include "kernel/task_handler.h"
+#include "kernel/tool.h"
+#include "store/store.h"
+
+namespace cadre {
+
+inline constexpr char kPlaybookStepKind[] = "playbook_step";
+
+struct RunRequest {
+  std::string playbook;
+  Json inputs = Json::object();   // values may be strings (from the command line); they are converted
+  std::string source = "manual";
+  std::string dedupe_key;         // a trigger fire: one objective per key
+  Json context = Json::object();  // {"trigger": {...}} or {"event": {...}} for templates
+};
+
+struct RunStarted {
+  std::string objective_id;
+  bool created = true;            // false when dedupe_key already had an objective
+};
+
+Result<RunStarted> start_playbook(Store& store, const Workspace& workspace, const RunRequest& request, TimeMs now);
+
+// Checks inputs against the playbook's declarations: unknown names, missing
+// required ones, types (strings are converted to the declared type), and
+// fills defaults. Errors name the input.
+Result<Json> validate_inputs(const PlaybookDef& playbook, const Json& inputs);
+
+class PlaybookStepHandler final : public TaskHandler {
+ public:
+  PlaybookStepHandler(Store& store, const ToolRegistry& tools, std::filesystem::path workspace_root,
+                      std::map<std::string, ToolLimits> tool_limits, int max_foreach_items);
+  Result<Json> run(TaskContext& context) override;
+
+ private:
+  Result<std::shared_ptr<const PlaybookDef>> definition(const std::string& version);
+  Result<Json> call_tool(TaskContext& context, const StepDef& step, const Json& scope);
+
+  Store& store_;
+  const ToolRegistry& tools_;
+  const std::filesystem::path root_;
+  const std::map<std::string, ToolLimits> tool_limits_;
+  const int max_foreach_items_;
+  std::mutex cache_mutex_;
+  std::map<std::string, std::shared_ptr<const PlaybookDef>> cache_;
+};
+
+}  // namespace cadre

@@ -1,0 +1,59 @@
+// Runtime: a workspace brought to life. Opens the workspace's store, fills
+// the tool registry, registers the task handlers on a Kernel, and (for
+// `cadre serve`) turns the playbooks' triggers into a TriggerScheduler.
+// `cadre serve`, `cadre worker`, the tests and the benchmarks all start
+// Cadre through this one class.
+//
+// Thread-safety: start/stop from one thread; store() and kernel() are
+// thread-safe objects.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agents/workspace.h"
+#include "kernel/kernel.h"
+#include "kernel/tool.h"
+#include "kernel/trigger_scheduler.h"
+#include "store/store.h"
+
+namespace cadre {
+
+// The store named by the workspace's cadre.yaml (path relative to the root).
+Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace);
+
+// The built-in tools plus connectors' tools (later releases).
+Result<std::unique_ptr<ToolRegistry>> make_tool_registry();
+
+struct RuntimeOptions {
+  bool triggers = true;        // serve: yes; worker: no
+  std::string worker_id;       // empty: host:pid:random
+  const Clock* clock = nullptr;  // null: the system clock
+};
+
+class Runtime {
+ public:
+  // Takes ownership of nothing but what it opens; `workspace` must outlive it.
+  static Result<std::unique_ptr<Runtime>> open(const Workspace& workspace, RuntimeOptions options);
+  ~Runtime();
+
+  Status start();
+  void stop();
+
+  Store& store() { return *store_; }
+  Kernel& kernel() { return *kernel_; }
+  const ToolRegistry& tools() const { return *tools_; }
+
+ private:
+  Runtime() = default;
+  Status add_triggers();
+
+  const Workspace* workspace_ = nullptr;
+  RuntimeOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ToolRegistry> tools_;
+  std::unique_ptr<Kernel> kernel_;
+  std::unique_ptr<TriggerScheduler> triggers_;
+};
+
+}  // namespace cadre

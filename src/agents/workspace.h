@@ -1,0 +1,64 @@
+// Workspace: a folder holding one business's definitions.
+//
+//   cadre.yaml        settings (WorkspaceConfig)
+//   agents/*.yaml     roles (validated as YAML mappings until agents land)
+//   playbooks/*.yaml  declared processes (PlaybookDef)
+//   policies.yaml     rules (validated as a YAML mapping until policy lands)
+//   .cadre/           database and keys; never committed (.cadre/.gitignore)
+//
+// Loading validates every file and collects every problem as a Diagnostic
+// (file:line:column: field.path: what is wrong) instead of stopping at the
+// first one.
+//
+// Thread-safety: a loaded Workspace is an immutable value.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agents/playbook.h"
+#include "core/config.h"
+#include "core/diagnostics.h"
+#include "core/result.h"
+
+namespace cadre {
+
+struct LoadOptions {
+  // Tool names a step's `uses` may name (built-ins and connectors). A step
+  // naming another tool is a diagnostic. `agent.NAME` is checked against the
+  // files in agents/.
+  std::vector<std::string> known_tools;
+};
+
+struct Workspace {
+  std::filesystem::path root;
+  WorkspaceConfig config;
+  std::map<std::string, PlaybookDef> playbooks;   // by name
+  std::vector<std::string> agent_names;           // from agents/*.yaml
+
+  // Loads and validates everything under `root`. Problems go to
+  // `diagnostics`; the result is an error only when any were found (its
+  // message lists them all) or `root` is not a workspace.
+  static Result<Workspace> load(const std::filesystem::path& root, const LoadOptions& options,
+                                Diagnostics* diagnostics);
+
+  // Finds the workspace root: `explicit_dir` if given, else the first of the
+  // current directory and its parents that holds cadre.yaml.
+  static Result<std::filesystem::path> locate(const std::string& explicit_dir);
+};
+
+// Parses one playbook from YAML text; `file` is used in diagnostics.
+// Returns the playbook even when diagnostics were added (best effort), so
+// callers decide; check diagnostics->empty().
+PlaybookDef parse_playbook(std::string_view yaml_text, const std::string& file,
+                           const LoadOptions& options, Diagnostics* diagnostics);
+
+// Writes a new workspace into `dir` (created if missing; refused if it
+// already holds cadre.yaml). `example` names a bundled example ("" for a
+// minimal workspace). The list of bundled examples is example_names().
+Status init_workspace(const std::filesystem::path& dir, const std::string& example);
+std::vector<std::string> example_names();
+
+}  // namespace cadre

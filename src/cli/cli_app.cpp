@@ -1,0 +1,125 @@
+#include "cli/cli_app.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "cli/commands.h"
+
+namespace cadre {
+
+namespace {
+
+constexpr char kExitCodes[] =
+    "Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found, 4 workspace has errors, 5 run failed or cancelled,\n"
+    "6 conflict or not allowed now, 7 database busy or unavailable, 8 run waits for an operator (uncertain).";
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"cadre: a durable automation kernel for a one-person company", "cadre"};
+  app.require_subcommand(1);
+  app.footer(kExitCodes);
+  GlobalOptions global;
+  std::string log_level = std::getenv("CADRE_LOG") ? std::getenv("CADRE_LOG") : "warn";
+  app.add_option("-w,--workspace", global.workspace, "workspace folder (default: search upward for cadre.yaml)");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cadre"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (env CADRE_LOG)")
+      ->each([](const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); });
+
+  int code = 0;
+  auto dispatch = [&](CLI::App* sub, auto fn) { sub->callback([&code, fn] { code = fn(); }); };
+
+  std::string init_dir, example;
+  auto* init = app.add_subcommand("init", "create a workspace (from a bundled example with --example)");
+  init->add_option("dir", init_dir, "folder to create")->required();
+  init->add_option("--example", example, "saas-founder, consultant or creator");
+  dispatch(init, [&] { return cmd_init(init_dir, example); });
+
+  bool json = false;
+  auto* check = app.add_subcommand("check", "validate every file: file:line:col: field: what is wrong");
+  check->add_flag("--json", json, "machine-readable output");
+  dispatch(check, [&] { return cmd_check(global, json); });
+
+  std::string playbook, inputs_json;
+  std::vector<std::string> inputs;
+  bool wait = false;
+  double timeout_s = 0;
+  auto* run = app.add_subcommand("run", "start a playbook now (`cadre serve` carries it out)");
+  run->add_option("playbook", playbook, "playbook name")->required();
+  run->add_option("-i,--input", inputs, "an input as key=value (repeatable)");
+  run->add_option("--inputs-json", inputs_json, "all inputs as a JSON object");
+  run->add_flag("--wait", wait, "wait until the run ends; exit 5 if it failed, 8 if it needs an operator");
+  run->add_option("--timeout", timeout_s, "with --wait: give up after this many seconds (exit 1)");
+  run->add_flag("--json", json, "machine-readable output");
+  dispatch(run, [&] { return cmd_run(global, playbook, inputs, inputs_json, wait, timeout_s, json); });
+
+  std::string event_name, event_data;
+  auto* emit = app.add_subcommand("emit", "raise an event; playbooks with a matching event trigger start");
+  emit->add_option("event", event_name, "event name, e.g. invoice.paid")->required();
+  emit->add_option("--data", event_data, "event data as a JSON object");
+  emit->add_flag("--json", json, "machine-readable output");
+  dispatch(emit, [&] { return cmd_emit(global, event_name, event_data, json); });
+
+  auto* status = app.add_subcommand("status", "what is running, waiting, failed; workers alive");
+  status->add_flag("--json", json, "machine-readable output");
+  dispatch(status, [&] { return cmd_status(global, json); });
+
+  std::string what, state;
+  int limit = 50;
+  auto* ls = app.add_subcommand("ls", "list objectives or tasks");
+  ls->add_option("what", what, "objectives | tasks")->required()->check(CLI::IsMember({"objectives", "tasks"}));
+  ls->add_option("--state", state, "only this state (e.g. running, failed, uncertain)");
+  ls->add_option("--limit", limit, "at most this many (default 50)");
+  ls->add_flag("--json", json, "machine-readable output");
+  dispatch(ls, [&] { return cmd_ls(global, what, state, limit, json); });
+
+  std::string id;
+  auto* show = app.add_subcommand("show", "the trace of a run: every step with inputs, outputs, attempts, timings");
+  show->add_option("id", id, "objective or task id")->required();
+  show->add_flag("--json", json, "machine-readable output");
+  dispatch(show, [&] { return cmd_show(global, id, json); });
+
+  auto* cancel = app.add_subcommand("cancel", "cancel a run (an objective, or the objective of a task)");
+  cancel->add_option("id", id, "objective or task id")->required();
+  dispatch(cancel, [&] { return cmd_cancel(global, id); });
+
+  auto* retry = app.add_subcommand("retry", "run the failed tasks of a failed run again");
+  retry->add_option("id", id, "objective or task id")->required();
+  dispatch(retry, [&] { return cmd_retry(global, id); });
+
+  bool done = false, redo = false, fail = false;
+  std::string note;
+  auto* resolve = app.add_subcommand("resolve", "decide an uncertain step: it happened, do it again, or fail");
+  resolve->add_option("id", id, "task id (or objective id with one uncertain task)")->required();
+  auto* done_flag = resolve->add_flag("--done", done, "the step's effect happened; continue after it");
+  auto* redo_flag = resolve->add_flag("--redo", redo, "the effect did not happen; run the step again");
+  auto* fail_flag = resolve->add_flag("--fail", fail, "fail the task and its run");
+  done_flag->excludes(redo_flag)->excludes(fail_flag);
+  redo_flag->excludes(fail_flag);
+  resolve->add_option("--note", note, "why (kept in the trace)");
+  dispatch(resolve, [&] {
+    if (!done && !redo && !fail) {
+      return report_error(Status::InvalidArgument("resolve needs one of --done, --redo, --fail"));
+    }
+    return cmd_resolve(global, id, done ? Resolution::kDone : redo ? Resolution::kRedo : Resolution::kFail, note);
+  });
+
+  auto* serve = app.add_subcommand("serve", "run the kernel: workers and triggers, until SIGTERM");
+  dispatch(serve, [&] { return cmd_serve(global, true); });
+  auto* worker = app.add_subcommand("worker", "run an extra worker process (no triggers), until SIGTERM");
+  dispatch(worker, [&] { return cmd_serve(global, false); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return code;
+}
+
+}  // namespace cadre

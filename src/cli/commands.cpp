@@ -1,0 +1,378 @@
+#include "cli/commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "agents/playbook_runner.h"
+#include "agents/runtime.h"
+#include "agents/workspace.h"
+#include "core/id.h"
+#include "kernel/operations.h"
+
+namespace cadre {
+namespace {
+
+// What most commands need: the loaded workspace and its store.
+struct Session {
+  Workspace workspace;
+  std::unique_ptr<Store> store;
+};
+
+Result<Workspace> load_workspace(const GlobalOptions& global, Diagnostics* diagnostics) {
+  CADRE_ASSIGN_OR_RETURN(auto root, Workspace::locate(global.workspace));
+  CADRE_ASSIGN_OR_RETURN(auto tools, make_tool_registry());
+  LoadOptions options;
+  options.known_tools = tools->names();
+  return Workspace::load(root, options, diagnostics);
+}
+
+Result<Session> open_session(const GlobalOptions& global) {
+  Diagnostics diagnostics;
+  auto workspace = load_workspace(global, &diagnostics);
+  if (!workspace.ok()) return workspace.status();
+  Session session{std::move(workspace).value(), nullptr};
+  CADRE_ASSIGN_OR_RETURN(session.store, open_workspace_store(session.workspace));
+  return session;
+}
+
+// A workspace that does not load is exit code 4, like `cadre check`.
+int session_error(const Status& status) {
+  int code = report_error(status);
+  return status.is(StatusCode::kInvalidArgument) ? 4 : code;
+}
+
+TimeMs now_ms() { return SystemClock::instance().now_ms(); }
+
+void print_json(const Json& value) { std::cout << value.dump(2, ' ', false, Json::error_handler_t::replace) << "\n"; }
+
+std::string short_json(const Json& value, size_t max = 160) {
+  if (value.is_null()) return "-";
+  std::string text = dump_json(value);
+  if (text.size() > max) text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
+std::string duration_text(TimeMs from, TimeMs to) {
+  if (from <= 0 || to <= 0) return "";
+  TimeMs ms = to - from;
+  if (ms < 1000) return fmt::format("{} ms", ms);
+  if (ms < 60000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
+  return fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60);
+}
+
+Json current_versions(const Workspace& workspace) {
+  Json versions = Json::object();
+  for (const auto& [name, playbook] : workspace.playbooks) versions["playbook:" + name] = playbook.version();
+  return versions;
+}
+
+bool worker_alive(Store& store) {
+  auto workers = store.live_workers(now_ms(), 30000);
+  return workers.ok() && !workers->empty();
+}
+
+void print_trace(const Json& trace) {
+  const Json& o = trace["objective"];
+  std::cout << fmt::format("objective {}  {}\n", o["id"].get<std::string>(), o["state"].get<std::string>());
+  std::cout << fmt::format("  {}\n", o["title"].get<std::string>());
+  std::string version;
+  for (const auto& [name, v] : o["versions"].items()) version += fmt::format(" {}@{}", name, v.get<std::string>());
+  std::cout << fmt::format("  source {} · owner {} ·{}\n", o["source"].get<std::string>(),
+                           o["owner"].get<std::string>(), version);
+  std::cout << fmt::format("  created {}", o["created"].is_string() ? o["created"].get<std::string>() : "-");
+  if (o["finished_at"].get<TimeMs>() > 0) {
+    std::cout << fmt::format(" · finished {} ({})", o["finished"].get<std::string>(),
+                             duration_text(o["created_at"].get<TimeMs>(), o["finished_at"].get<TimeMs>()));
+  }
+  std::cout << "\n  inputs " << short_json(o["inputs"], 400) << "\n";
+  if (!o["error"].get<std::string>().empty()) std::cout << "  error: " << o["error"].get<std::string>() << "\n";
+  for (const auto& drift : trace["version_drift"]) {
+    std::cout << fmt::format("  note: {} changed since this run started (recorded {}, now {}); the run "
+                             "continues on the recorded version\n",
+                             drift["definition"].get<std::string>(), drift["recorded"].get<std::string>(),
+                             drift["current"].is_null() ? "removed" : drift["current"].get<std::string>());
+  }
+  for (const auto& t : trace["tasks"]) {
+    std::string needs;
+    for (const auto& n : t["needs"]) needs += (needs.empty() ? "" : ", ") + n.get<std::string>();
+    std::cout << fmt::format("\n  task {} [{}] {}{}", t["key"].get<std::string>(), t["state"].get<std::string>(),
+                             t["id"].get<std::string>(), needs.empty() ? "" : "  needs " + needs);
+    if (t["claims"].get<int>() > 1) std::cout << fmt::format("  (claimed {} times)", t["claims"].get<int>());
+    std::cout << "\n";
+    if (t["state"] == "waiting") {
+      std::cout << fmt::format("    waiting for {} {}\n", t["wait_kind"].get<std::string>(),
+                               t["wait_kind"] == "timer" ? format_time_utc(t["run_at"].get<TimeMs>())
+                                                         : t["wait_key"].get<std::string>());
+    }
+    if (!t["error"].get<std::string>().empty()) std::cout << "    " << t["error"].get<std::string>() << "\n";
+    for (const auto& s : t["steps"]) {
+      std::cout << fmt::format("    {:>3} {:<14} {:<8} attempts {}  {}\n", s["seq"].get<int>(),
+                               s["name"].get<std::string>(), s["state"].get<std::string>(), s["attempts"].get<int>(),
+                               duration_text(s["started_at"].get<TimeMs>(), s["finished_at"].get<TimeMs>()));
+      if (!s["input"].is_null()) std::cout << "        in  " << short_json(s["input"]) << "\n";
+      if (!s["output"].is_null()) std::cout << "        out " << short_json(s["output"]) << "\n";
+      if (!s["error"].get<std::string>().empty()) std::cout << "        err " << s["error"].get<std::string>() << "\n";
+      for (const auto& a : s["attempt_log"]) {
+        if (a.contains("error") && a["error"].is_string() && !a["error"].get<std::string>().empty() &&
+            s["attempt_log"].size() > 1) {
+          std::cout << fmt::format("        attempt {} at {}: {}\n", a.value("attempt", 0),
+                                   format_time_utc(a.value("started_at", TimeMs{0})), a["error"].get<std::string>());
+        }
+      }
+    }
+  }
+}
+
+Result<Json> parse_run_inputs(const std::vector<std::string>& pairs, const std::string& inputs_json) {
+  Json inputs = Json::object();
+  if (!inputs_json.empty()) {
+    CADRE_ASSIGN_OR_RETURN(inputs, parse_json(inputs_json, "--inputs-json"));
+    if (!inputs.is_object()) return Status::InvalidArgument("--inputs-json must be a JSON object");
+  }
+  for (const auto& pair : pairs) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--input '" + pair + "' must look like key=value");
+    }
+    inputs[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return inputs;
+}
+
+}  // namespace
+
+int exit_code_for(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 0;
+    case StatusCode::kNotFound: return 3;
+    case StatusCode::kConflict:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists: return 6;
+    case StatusCode::kUnavailable: return 7;
+    default: return 1;
+  }
+}
+
+int report_error(const Status& status) {
+  std::cerr << "error: " << status.message() << "\n";
+  return exit_code_for(status);
+}
+
+int cmd_init(const std::string& dir, const std::string& example) {
+  Status s = init_workspace(dir, example);
+  if (!s.ok()) return report_error(s);
+  std::cout << "Created workspace " << dir << (example.empty() ? "" : " from example " + example) << ".\n"
+            << "Next: cd " << dir << " && cadre check && cadre serve\n";
+  return 0;
+}
+
+int cmd_check(const GlobalOptions& global, bool json) {
+  Diagnostics diagnostics;
+  auto workspace = load_workspace(global, &diagnostics);
+  if (diagnostics.empty() && !workspace.ok()) return report_error(workspace.status());
+  if (json) {
+    Json out = {{"ok", diagnostics.empty()}, {"problems", Json::array()}};
+    for (const auto& d : diagnostics.items()) {
+      out["problems"].push_back(
+          {{"file", d.file}, {"line", d.line}, {"column", d.column}, {"field", d.field}, {"message", d.message}});
+    }
+    if (workspace.ok()) out["playbooks"] = workspace->playbooks.size();
+    print_json(out);
+  } else if (diagnostics.empty()) {
+    std::cout << "ok: " << workspace->playbooks.size() << " playbook(s), " << workspace->agent_names.size()
+              << " agent(s); no problems\n";
+  } else {
+    std::cerr << diagnostics.to_string();
+    std::cerr << diagnostics.size() << " problem(s)\n";
+  }
+  return diagnostics.empty() ? 0 : 4;
+}
+
+int cmd_run(const GlobalOptions& global, const std::string& playbook, const std::vector<std::string>& pairs,
+            const std::string& inputs_json, bool wait, double timeout_s, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  auto inputs = parse_run_inputs(pairs, inputs_json);
+  if (!inputs.ok()) return report_error(inputs.status());
+  RunRequest request{playbook, *inputs, "manual", "", Json::object()};
+  auto started = start_playbook(*session->store, session->workspace, request, now_ms());
+  if (!started.ok()) return report_error(started.status());
+  const std::string id = started->objective_id;
+  if (!json) std::cout << id << "\n";
+  if (!worker_alive(*session->store)) {
+    std::cerr << "note: no worker is running; start `cadre serve` in this workspace to carry it out\n";
+  }
+  if (!wait) {
+    if (json) print_json({{"objective", id}});
+    return 0;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  while (true) {
+    auto objective = session->store->get_objective(id);
+    if (!objective.ok()) return report_error(objective.status());
+    if (is_terminal(objective->state) || objective->state == ObjectiveState::kUncertain) {
+      if (json) {
+        print_json(to_json(*objective));
+      } else {
+        std::cout << to_string(objective->state) << (objective->error.empty() ? "" : ": " + objective->error) << "\n";
+      }
+      switch (objective->state) {
+        case ObjectiveState::kSucceeded: return 0;
+        case ObjectiveState::kUncertain: return 8;
+        default: return 5;
+      }
+    }
+    if (timeout_s > 0 && std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "error: timed out waiting for " << id << " (still " << to_string(objective->state) << ")\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int cmd_emit(const GlobalOptions& global, const std::string& name, const std::string& data, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Json payload = Json::object();
+  if (!data.empty()) {
+    auto parsed = parse_json(data, "--data");
+    if (!parsed.ok()) return report_error(parsed.status());
+    payload = *parsed;
+  }
+  if (name.empty()) return report_error(Status::InvalidArgument("the event name is empty"));
+  TimeMs now = now_ms();
+  EventRecord event{new_id("evt", now), name, payload, "cli", now, false};
+  Status s = session->store->emit_event(event);
+  if (!s.ok()) return report_error(s);
+  if (json) {
+    print_json(to_json(event));
+  } else {
+    std::cout << event.id << "\n";
+  }
+  return 0;
+}
+
+int cmd_status(const GlobalOptions& global, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  auto status = kernel_status(*session->store, now_ms());
+  if (!status.ok()) return report_error(status.status());
+  if (json) {
+    print_json(*status);
+    return 0;
+  }
+  const Json& s = *status;
+  std::cout << "workspace " << session->workspace.config.name << " (" << session->workspace.root.string() << ")\n";
+  std::cout << "workers   " << s["workers"].size() << " alive\n";
+  auto counts = [](const Json& by_state) {
+    std::string text;
+    for (const auto& [state, n] : by_state.items()) text += fmt::format("{} {}  ", n.get<int64_t>(), state);
+    return text.empty() ? std::string("none") : text;
+  };
+  std::cout << "objectives " << counts(s["objectives"]) << "\n";
+  std::cout << "tasks      " << counts(s["tasks"]) << "\n";
+  for (const auto& item : s["needs_attention"]) {
+    std::cout << "needs you: task " << item["task"].get<std::string>() << " (" << item["key"].get<std::string>()
+              << "): " << item["why"].get<std::string>() << "\n";
+  }
+  for (const auto& item : s["recent_failures"]) {
+    std::cout << "failed:    " << item["objective"].get<std::string>() << " " << item["error"].get<std::string>()
+              << "\n";
+  }
+  return 0;
+}
+
+int cmd_ls(const GlobalOptions& global, const std::string& what, const std::string& state, int limit, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Json rows = Json::array();
+  if (what == "objectives") {
+    ObjectiveFilter filter;
+    filter.limit = limit;
+    if (!state.empty()) {
+      ObjectiveState s;
+      if (!parse_objective_state(state, &s))
+        return report_error(Status::InvalidArgument("--state '" + state +
+                                                    "' is not an objective state (running, uncertain, succeeded, "
+                                                    "failed, cancelled)"));
+      filter.state = s;
+    }
+    auto list = session->store->list_objectives(filter);
+    if (!list.ok()) return report_error(list.status());
+    for (const auto& o : *list) rows.push_back(to_json(o));
+    if (!json) {
+      for (const auto& o : *list) {
+        std::cout << fmt::format("{}  {:<10} {:>3}/{:<3} {}  {}\n", o.id, to_string(o.state),
+                                 o.tasks_total - o.tasks_left, o.tasks_total, format_time_utc(o.created_at), o.title);
+      }
+    }
+  } else {
+    TaskFilter filter;
+    filter.limit = limit;
+    if (!state.empty()) {
+      TaskState s;
+      if (!parse_task_state(state, &s))
+        return report_error(Status::InvalidArgument("--state '" + state +
+                                                    "' is not a task state (pending, ready, running, waiting, "
+                                                    "uncertain, succeeded, failed, cancelled, skipped)"));
+      filter.state = s;
+    }
+    auto list = session->store->list_tasks(filter);
+    if (!list.ok()) return report_error(list.status());
+    for (const auto& t : *list) rows.push_back(to_json(t));
+    if (!json) {
+      for (const auto& t : *list) {
+        std::cout << fmt::format("{}  {:<10} {:<20} {}{}\n", t.id, to_string(t.state), t.key, t.objective_id,
+                                 t.error.empty() ? "" : "  " + t.error.substr(0, 100));
+      }
+    }
+  }
+  if (json) print_json(rows);
+  return 0;
+}
+
+int cmd_show(const GlobalOptions& global, const std::string& id, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  auto trace = build_trace(*session->store, id, current_versions(session->workspace));
+  if (!trace.ok()) return report_error(trace.status());
+  if (json) {
+    print_json(*trace);
+  } else {
+    print_trace(*trace);
+  }
+  return 0;
+}
+
+int cmd_cancel(const GlobalOptions& global, const std::string& id) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Status s = cancel_run(*session->store, id, now_ms());
+  if (!s.ok()) return report_error(s);
+  std::cout << "cancelled " << id << "\n";
+  return 0;
+}
+
+int cmd_retry(const GlobalOptions& global, const std::string& id) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Status s = retry_run(*session->store, id, now_ms());
+  if (!s.ok()) return report_error(s);
+  std::cout << "retrying " << id << "\n";
+  return 0;
+}
+
+int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution, const std::string& note) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Status s = resolve_uncertain(*session->store, id, resolution, note, now_ms());
+  if (!s.ok()) return report_error(s);
+  std::cout << "resolved " << id << "\n";
+  return 0;
+}
+
+}  // namespace cadre

@@ -1,0 +1,35 @@
+// The command implementations behind `cadre`: each opens what it needs,
+// calls the modules, prints for people or as JSON, and returns the exit
+// code (cli_app.h lists them).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/store.h"
+
+namespace cadre {
+
+struct GlobalOptions {
+  std::string workspace;   // -w DIR; empty: search from the current directory
+};
+
+int exit_code_for(const Status& status);
+// Prints "error: ..." to stderr and returns its exit code.
+int report_error(const Status& status);
+
+int cmd_init(const std::string& dir, const std::string& example);
+int cmd_check(const GlobalOptions& global, bool json);
+int cmd_run(const GlobalOptions& global, const std::string& playbook, const std::vector<std::string>& inputs,
+            const std::string& inputs_json, bool wait, double timeout_s, bool json);
+int cmd_emit(const GlobalOptions& global, const std::string& name, const std::string& data, bool json);
+int cmd_status(const GlobalOptions& global, bool json);
+int cmd_ls(const GlobalOptions& global, const std::string& what, const std::string& state, int limit, bool json);
+int cmd_show(const GlobalOptions& global, const std::string& id, bool json);
+int cmd_cancel(const GlobalOptions& global, const std::string& id);
+int cmd_retry(const GlobalOptions& global, const std::string& id);
+int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution, const std::string& note);
+int cmd_serve(const GlobalOptions& global, bool triggers);
+
+}  // namespace cadre

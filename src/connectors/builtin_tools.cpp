@@ -1,0 +1,186 @@
+#include "connectors/builtin_tools.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cadre {
+namespace fs = std::filesystem;
+namespace {
+
+Status errno_status(int err, const std::string& what) {
+  std::string msg = what + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(msg + " (the disk is full)");
+  if (err == EROFS) return Status::IOError(msg + " (the workspace is on a read-only file system)");
+  if (err == EACCES || err == EPERM) return Status::IOError(msg + " (permission denied)");
+  if (err == EINTR || err == EAGAIN) return Status::Unavailable(msg);
+  return Status::IOError(msg);
+}
+
+Result<std::string> string_arg(const Json& args, const char* name, bool required = true) {
+  if (!args.is_object()) return Status::InvalidArgument("arguments must be an object");
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) {
+    if (required) return Status::InvalidArgument(std::string("argument '") + name + "' is required");
+    return std::string();
+  }
+  if (it->is_string()) return it->get<std::string>();
+  return dump_json(*it);  // numbers, objects: written as JSON text
+}
+
+Status write_all(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status(errno, "cannot write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status ensure_parent(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return errno_status(ec.value(), "cannot create folder " + path.parent_path().string());
+  return Status::Ok();
+}
+
+class BuiltinTool : public Tool {
+ public:
+  explicit BuiltinTool(ToolSpec spec) : spec_(std::move(spec)) {}
+  const ToolSpec& spec() const override { return spec_; }
+
+ private:
+  ToolSpec spec_;
+};
+
+class LogTool final : public BuiltinTool {
+ public:
+  LogTool()
+      : BuiltinTool({"log", "Record a message in the run's trace and the server log.", RiskClass::kRead, true,
+                     Json::parse(R"({"type":"object","required":["message"],"properties":{
+                       "message":{"type":"string"},"level":{"enum":["info","warn","error"]}}})"),
+                     {}}) {}
+  Result<Json> invoke(const ToolCall& call) override {
+    CADRE_ASSIGN_OR_RETURN(std::string message, string_arg(call.args, "message"));
+    CADRE_ASSIGN_OR_RETURN(std::string level, string_arg(call.args, "level", false));
+    if (level.empty()) level = "info";
+    if (level != "info" && level != "warn" && level != "error")
+      return Status::InvalidArgument("argument 'level' must be info, warn or error, not '" + level + "'");
+    if (level == "error") {
+      spdlog::error("[log] {}", message);
+    } else if (level == "warn") {
+      spdlog::warn("[log] {}", message);
+    } else {
+      spdlog::info("[log] {}", message);
+    }
+    return Json{{"message", message}, {"level", level}};
+  }
+};
+
+class FileWriteTool final : public BuiltinTool {
+ public:
+  FileWriteTool()
+      : BuiltinTool({"file.write", "Replace a file in the workspace with the given content (atomic).",
+                     RiskClass::kWrite, true,
+                     Json::parse(R"({"type":"object","required":["path","content"],"properties":{
+                       "path":{"type":"string"},"content":{"type":"string"}}})"),
+                     {}}) {}
+  Result<Json> invoke(const ToolCall& call) override {
+    CADRE_ASSIGN_OR_RETURN(std::string relative, string_arg(call.args, "path"));
+    CADRE_ASSIGN_OR_RETURN(std::string content, string_arg(call.args, "content"));
+    CADRE_ASSIGN_OR_RETURN(fs::path path, resolve_workspace_path(call.workspace_root, relative));
+    CADRE_RETURN_IF_ERROR(ensure_parent(path));
+    // Write beside the target and rename over it: readers see the old or the new file, never half.
+    fs::path temp = path;
+    temp += ".cadre-tmp-" + call.idempotency_key;
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return errno_status(errno, "cannot create " + relative);
+    Status s = write_all(fd, content, relative);
+    if (s.ok() && ::fsync(fd) != 0) s = errno_status(errno, "cannot flush " + relative);
+    ::close(fd);
+    if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) s = errno_status(errno, "cannot replace " + relative);
+    if (!s.ok()) {
+      ::unlink(temp.c_str());
+      return s;
+    }
+    return Json{{"path", relative}, {"bytes", content.size()}};
+  }
+};
+
+class FileAppendTool final : public BuiltinTool {
+ public:
+  FileAppendTool()
+      : BuiltinTool({"file.append", "Append content to a file in the workspace (a newline is added if missing).",
+                     RiskClass::kWrite, false,
+                     Json::parse(R"({"type":"object","required":["path","content"],"properties":{
+                       "path":{"type":"string"},"content":{"type":"string"}}})"),
+                     {}}) {}
+  Result<Json> invoke(const ToolCall& call) override {
+    CADRE_ASSIGN_OR_RETURN(std::string relative, string_arg(call.args, "path"));
+    CADRE_ASSIGN_OR_RETURN(std::string content, string_arg(call.args, "content"));
+    CADRE_ASSIGN_OR_RETURN(fs::path path, resolve_workspace_path(call.workspace_root, relative));
+    CADRE_RETURN_IF_ERROR(ensure_parent(path));
+    if (content.empty() || content.back() != '\n') content += '\n';
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return errno_status(errno, "cannot open " + relative);
+    Status s = write_all(fd, content, relative);
+    ::close(fd);
+    CADRE_RETURN_IF_ERROR(s);
+    return Json{{"path", relative}, {"bytes", content.size()}};
+  }
+};
+
+// Carried out by the playbook runner through the TaskContext (they park the
+// task or write to the store); registered so that definitions can name them.
+class KernelTool final : public BuiltinTool {
+ public:
+  using BuiltinTool::BuiltinTool;
+  Result<Json> invoke(const ToolCall&) override {
+    return Status::FailedPrecondition("tool '" + spec().name + "' is carried out by the kernel, not invoked");
+  }
+};
+
+}  // namespace
+
+Result<fs::path> resolve_workspace_path(const fs::path& root, const std::string& relative) {
+  if (relative.empty()) return Status::InvalidArgument("path is empty");
+  if (relative.find('\0') != std::string::npos) return Status::InvalidArgument("path contains a NUL byte");
+  fs::path rel(relative);
+  if (rel.is_absolute()) return Status::InvalidArgument("path '" + relative + "' must be relative to the workspace");
+  std::error_code ec;
+  fs::path base = fs::weakly_canonical(root, ec);
+  if (ec) return Status::IOError("cannot resolve the workspace folder " + root.string());
+  // weakly_canonical follows the symbolic links that exist, so a link out of
+  // the workspace is caught here too.
+  fs::path full = fs::weakly_canonical(base / rel, ec);
+  if (ec) return Status::IOError("cannot resolve path '" + relative + "'");
+  auto [base_end, full_it] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+  if (base_end != base.end() || full_it == full.end())
+    return Status::InvalidArgument("path '" + relative + "' leads outside the workspace");
+  if (*full_it == ".cadre") return Status::InvalidArgument("path '" + relative + "' is inside the private .cadre folder");
+  return full;
+}
+
+Status register_builtin_tools(ToolRegistry& registry) {
+  CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<LogTool>()));
+  CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<FileWriteTool>()));
+  CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<FileAppendTool>()));
+  CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<KernelTool>(
+      ToolSpec{"wait", "Pause the run for a duration or until a time, holding no worker.", RiskClass::kRead, true,
+               Json::parse(R"({"type":"object","properties":{"duration":{"type":"string"},"until":{"type":"string"}}})"),
+               {}})));
+  CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<KernelTool>(
+      ToolSpec{"emit", "Raise an event (exactly once) that can trigger playbooks.", RiskClass::kWrite, true,
+               Json::parse(R"({"type":"object","required":["event"],"properties":{"event":{"type":"string"},"data":{}}})"),
+               {}})));
+  return Status::Ok();
+}
+
+}  // namespace cadre

@@ -1,0 +1,50 @@
+// WorkspaceConfig: the settings in cadre.yaml, as plain structs whose
+// defaults are documented here. Loading fills and validates them once.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "core/duration.h"
+
+namespace cadre {
+
+struct StoreConfig {
+  std::string driver = "sqlite";          // sqlite (postgres in a later release)
+  std::string path = ".cadre/cadre.db";   // relative to the workspace root
+  std::string synchronous = "normal";     // normal | full
+  DurationMs busy_timeout = 5000;
+};
+
+struct KernelConfig {
+  int workers = 16;                       // concurrent tasks in this process
+  DurationMs lease = 15000;               // a running task's lease
+  DurationMs heartbeat = 5000;            // lease renewal period (< lease)
+  DurationMs poll_interval = 250;         // idle check for work written by other processes
+  DurationMs shutdown_grace = 10000;      // SIGTERM: time to finish before releasing leases
+  int64_t max_step_input_bytes = 256 * 1024;
+  int64_t max_step_output_bytes = 1024 * 1024;
+  int64_t max_run_journal_bytes = 64 * 1024 * 1024;
+  int max_run_steps = 10000;              // journaled steps in one objective
+  int max_foreach_items = 1000;
+};
+
+struct ToolLimits {
+  double rate_per_second = 0;             // 0: unlimited
+  int burst = 1;
+};
+
+struct ServerConfig {
+  std::string bind = "127.0.0.1";
+  int port = 7400;
+};
+
+struct WorkspaceConfig {
+  std::string name = "workspace";
+  StoreConfig store;
+  KernelConfig kernel;
+  ServerConfig server;
+  std::map<std::string, ToolLimits> tools;  // per-tool limits by tool name
+};
+
+}  // namespace cadre

@@ -1,0 +1,21 @@
+// JSON values throughout Cadre are nlohmann::json. Helpers here parse without
+// throwing and turn library exceptions into a Status.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace cadre {
+
+using Json = nlohmann::json;
+
+// Parses `text`; the error names `what` (a file, flag or field) and the byte offset.
+Result<Json> parse_json(std::string_view text, std::string_view what);
+
+// Compact serialization that never throws: invalid UTF-8 is replaced.
+std::string dump_json(const Json& value);
+
+}  // namespace cadre

@@ -1,0 +1,284 @@
+#include "kernel/task_context.h"
+
+#include "core/id.h"
+#include "kernel/rate_limiter.h"
+
+namespace cadre {
+namespace {
+
+std::string journal_text(const Status& s) { return s.to_string(); }
+
+int64_t json_size(const Json& j) { return j.is_null() ? 0 : static_cast<int64_t>(dump_json(j).size()); }
+
+}  // namespace
+
+Status status_from_journal(const std::string& text) {
+  auto colon = text.find(": ");
+  if (colon != std::string::npos) {
+    StatusCode code;
+    if (status_code_from_name(text.substr(0, colon), &code) && code != StatusCode::kOk) {
+      std::string message = text.substr(colon + 2);
+      switch (code) {
+        case StatusCode::kInvalidArgument: return Status::InvalidArgument(message);
+        case StatusCode::kNotFound: return Status::NotFound(message);
+        case StatusCode::kAlreadyExists: return Status::AlreadyExists(message);
+        case StatusCode::kFailedPrecondition: return Status::FailedPrecondition(message);
+        case StatusCode::kConflict: return Status::Conflict(message);
+        case StatusCode::kUnavailable: return Status::Unavailable(message);
+        case StatusCode::kResourceExhausted: return Status::ResourceExhausted(message);
+        case StatusCode::kDeadlineExceeded: return Status::DeadlineExceeded(message);
+        case StatusCode::kCancelled: return Status::Cancelled(message);
+        case StatusCode::kIOError: return Status::IOError(message);
+        case StatusCode::kCorruption: return Status::Corruption(message);
+        case StatusCode::kInternal: return Status::Internal(message);
+        case StatusCode::kSuspended: return Status::Suspended(message);
+        case StatusCode::kOk: break;
+      }
+    }
+  }
+  return Status::Internal(text.empty() ? "step failed without a recorded error" : text);
+}
+
+TaskContext::TaskContext(TaskEnvironment env, TaskRecord task, std::vector<StepRecord> journal)
+    : env_(std::move(env)), task_(std::move(task)), journal_bytes_(task_.journal_bytes) {
+  for (auto& step : journal) journal_.emplace(step.seq, std::move(step));
+}
+
+std::string TaskContext::idempotency_key(int seq) const { return task_.id + "-" + std::to_string(seq); }
+
+const StepRecord* TaskContext::journaled(int seq) const {
+  auto it = journal_.find(seq);
+  return it == journal_.end() ? nullptr : &it->second;
+}
+
+Result<CommitResult> TaskContext::commit_now(std::vector<Transition> extra) {
+  std::vector<Transition> all = std::move(pending_);
+  pending_.clear();
+  for (auto& t : extra) all.push_back(std::move(t));
+  if (all.empty()) return CommitResult{};
+  return env_.store->commit(ref(), std::move(all));
+}
+
+Status TaskContext::flush(std::vector<Transition> extra) { return commit_now(std::move(extra)).status(); }
+
+Status TaskContext::park(TaskParked parked) {
+  parked.at = env_.clock->now_ms();
+  CADRE_RETURN_IF_ERROR(flush({parked}));
+  settled_ = true;
+  std::string why = parked.kind == WaitKind::kTimer ? "until " + format_time_utc(parked.wake_at)
+                                                    : std::string(to_string(parked.kind)) + " " + parked.key;
+  return Status::Suspended("waiting for " + why);
+}
+
+Status TaskContext::check_limits(const Json& input) {
+  const KernelConfig& limits = *env_.limits;
+  int64_t size = json_size(input);
+  if (size > limits.max_step_input_bytes) {
+    return Status::ResourceExhausted("step " + std::to_string(cursor_) + " input is " + std::to_string(size) +
+                                     " bytes; the limit is " + std::to_string(limits.max_step_input_bytes) +
+                                     " (kernel.max_step_input_bytes)");
+  }
+  if (cursor_ > limits.max_run_steps) {
+    return Status::ResourceExhausted("task " + task_.id + " reached " + std::to_string(cursor_) +
+                                     " journaled steps; the limit is " + std::to_string(limits.max_run_steps) +
+                                     " (kernel.max_run_steps)");
+  }
+  if (journal_bytes_ + size > limits.max_run_journal_bytes) {
+    return Status::ResourceExhausted("task " + task_.id + " journal would reach " +
+                                     std::to_string(journal_bytes_ + size) + " bytes; the limit is " +
+                                     std::to_string(limits.max_run_journal_bytes) + " (kernel.max_run_journal_bytes)");
+  }
+  return Status::Ok();
+}
+
+Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input,
+                                   const std::function<Result<Json>(StepCall&)>& effect) {
+  const int seq = ++cursor_;
+  int attempt = 1;
+  if (const StepRecord* j = journaled(seq)) {
+    if (j->name != options.name) {
+      return Status::FailedPrecondition("replay diverged at step " + std::to_string(seq) + ": the journal has '" +
+                                        j->name + "' but the handler asked for '" + options.name +
+                                        "' (was the definition changed under a running task?)");
+    }
+    switch (j->state) {
+      case StepState::kDone:
+        return j->output;
+      case StepState::kFailed:
+        return status_from_journal(j->error);
+      case StepState::kStarted:
+        if (!options.idempotent) {
+          std::string msg = "step " + std::to_string(seq) + " (" + options.name +
+                            ") was in flight when its worker stopped and is not idempotent, so it was not "
+                            "repeated; decide with: cadre resolve " + task_.id + " --done|--redo|--fail";
+          CADRE_RETURN_IF_ERROR(flush({TaskFinished{TaskState::kUncertain, nullptr, msg, env_.clock->now_ms()}}));
+          settled_ = true;
+          return Status::Suspended(msg);
+        }
+        attempt = j->attempts + 1;  // same key: the tool makes a repeat harmless
+        break;
+      case StepState::kRetrying:
+        attempt = j->attempts + 1;
+        break;
+    }
+  }
+  if (env_.stopping && env_.stopping->load()) {
+    CADRE_RETURN_IF_ERROR(flush({TaskReleased{env_.clock->now_ms()}}));
+    settled_ = true;
+    return Status::Suspended("released at shutdown");
+  }
+  CADRE_RETURN_IF_ERROR(check_limits(input));
+  if (!options.rate_limit_key.empty() && env_.rate_limiter) {
+    TimeMs free_at = env_.rate_limiter->acquire(options.rate_limit_key, env_.clock->now_ms());
+    if (free_at > 0) {
+      --cursor_;  // the step has not begun; it is reached again after the wait
+      return park({WaitKind::kTimer, free_at, "", 0, 0});
+    }
+  }
+
+  const TimeMs started = env_.clock->now_ms();
+  const std::string key = idempotency_key(seq);
+  CADRE_RETURN_IF_ERROR(flush({StepStarted{seq, options.name, options.kind, key, input, attempt, started}}));
+  journal_bytes_ += json_size(input);
+
+  StepCall call{key, attempt, options.timeout > 0 ? started + options.timeout : 0, -1};
+  Result<Json> out = effect(call);
+  const TimeMs finished = env_.clock->now_ms();
+  if (out.ok()) {
+    int64_t size = json_size(*out);
+    if (size > env_.limits->max_step_output_bytes) {
+      out = Status::ResourceExhausted("step " + std::to_string(seq) + " (" + options.name + ") output is " +
+                                      std::to_string(size) + " bytes; the limit is " +
+                                      std::to_string(env_.limits->max_step_output_bytes) +
+                                      " (kernel.max_step_output_bytes)");
+    }
+  }
+  if (out.ok()) {
+    journal_bytes_ += json_size(*out);
+    pending_.push_back(StepFinished{seq, StepState::kDone, *out, "", finished});
+    return out;
+  }
+
+  Status error = out.status();
+  if (error.is(StatusCode::kSuspended) || error.is(StatusCode::kOk)) {
+    error = Status::Internal("step " + options.name + " returned an invalid status: " + error.to_string());
+  }
+  const int max_attempts = std::max(1, options.retry.max_attempts);
+  if (options.retry.retries(error.code()) && attempt < max_attempts) {
+    double draw = env_.random ? env_.random() : 0.5;
+    DurationMs delay = options.retry.delay_before(attempt + 1, draw, call.retry_after);
+    pending_.push_back(StepFinished{seq, StepState::kRetrying, nullptr, journal_text(error), finished});
+    return park({WaitKind::kTimer, finished + std::max<DurationMs>(delay, 1), "", 0, 0});
+  }
+  Status final_error = status_from_journal(
+      journal_text(error) + " (attempt " + std::to_string(attempt) + " of " + std::to_string(max_attempts) + ")");
+  pending_.push_back(StepFinished{seq, StepState::kFailed, nullptr, journal_text(final_error), finished});
+  return final_error;
+}
+
+Result<Json> TaskContext::journal_value(const std::string& kind, const std::function<Json()>& make) {
+  const int seq = ++cursor_;
+  if (const StepRecord* j = journaled(seq)) {
+    if (j->kind != kind) {
+      return Status::FailedPrecondition("replay diverged at step " + std::to_string(seq) + ": the journal has a '" +
+                                        j->kind + "' step but the handler asked for '" + kind + "'");
+    }
+    if (j->state == StepState::kDone) return j->output;
+  }
+  Json value = make();
+  TimeMs at = env_.clock->now_ms();
+  pending_.push_back(StepStarted{seq, kind, kind, idempotency_key(seq), nullptr, 1, at});
+  pending_.push_back(StepFinished{seq, StepState::kDone, value, "", at});
+  return value;
+}
+
+Result<TimeMs> TaskContext::now() {
+  CADRE_ASSIGN_OR_RETURN(Json v, journal_value("clock", [&] { return Json(env_.clock->now_ms()); }));
+  if (!v.is_number_integer()) return Status::Corruption("journaled clock value is not an integer");
+  return v.get<TimeMs>();
+}
+
+Result<double> TaskContext::random() {
+  CADRE_ASSIGN_OR_RETURN(Json v, journal_value("random", [&] { return Json(env_.random ? env_.random() : 0.5); }));
+  if (!v.is_number()) return Status::Corruption("journaled random value is not a number");
+  return v.get<double>();
+}
+
+Status TaskContext::sleep_until(TimeMs until, const std::string& name) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->state == StepState::kDone) return Status::Ok();
+  TimeMs now = env_.clock->now_ms();
+  if (!j) {
+    pending_.push_back(StepStarted{seq, name, "wait", idempotency_key(seq), Json{{"until", until}}, 1, now});
+  }
+  if (now >= until) {
+    pending_.push_back(StepFinished{seq, StepState::kDone, Json{{"woke_at", now}}, "", now});
+    return Status::Ok();
+  }
+  return park({WaitKind::kTimer, until, "", seq, 0});
+}
+
+Result<Json> TaskContext::wait_event(const std::string& name) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->state == StepState::kDone) return j->output;
+  if (!j) {
+    pending_.push_back(StepStarted{seq, "event:" + name, "wait_event", idempotency_key(seq),
+                                   Json{{"event", name}}, 1, env_.clock->now_ms()});
+  }
+  return park({WaitKind::kEvent, 0, name, seq, 0});
+}
+
+Status TaskContext::lock(const std::string& resource) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->state == StepState::kDone) return Status::Ok();  // held until the task ends
+  TimeMs now = env_.clock->now_ms();
+  CADRE_ASSIGN_OR_RETURN(CommitResult r, commit_now({LockAcquire{resource, now}}));
+  if (r.lock_busy) {
+    settled_ = true;
+    return Status::Suspended("waiting for lock " + resource);
+  }
+  pending_.push_back(StepStarted{seq, "lock:" + resource, "lock", idempotency_key(seq),
+                                 Json{{"resource", resource}}, 1, now});
+  pending_.push_back(StepFinished{seq, StepState::kDone, Json{{"resource", resource}}, "", now});
+  return Status::Ok();
+}
+
+Result<Json> TaskContext::emit(const std::string& name, const Json& data) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->state == StepState::kDone) return j->output;
+  TimeMs now = env_.clock->now_ms();
+  EventRecord event{new_id("evt", now), name, data, "step:" + task_.id + ":" + std::to_string(seq), now, false};
+  Json output = {{"event_id", event.id}, {"event", name}};
+  pending_.push_back(StepStarted{seq, "emit:" + name, "emit", idempotency_key(seq),
+                                 Json{{"event", name}, {"data", data}}, 1, now});
+  pending_.push_back(EventRaised{event});
+  pending_.push_back(StepFinished{seq, StepState::kDone, output, "", now});
+  return output;
+}
+
+Status TaskContext::finish(const Result<Json>& result) {
+  if (settled_) return Status::Ok();
+  TimeMs now = env_.clock->now_ms();
+  TaskFinished finished;
+  finished.at = now;
+  if (result.ok()) {
+    finished.state = skipped_ ? TaskState::kSkipped : TaskState::kSucceeded;
+    finished.output = skipped_ ? Json(nullptr) : *result;
+  } else if (result.status().is(StatusCode::kConflict)) {
+    return result.status();  // our lease is void: write nothing more
+  } else {
+    finished.state = TaskState::kFailed;
+    finished.error = result.status().is(StatusCode::kSuspended)
+                         ? "internal: handler suspended without parking: " + result.status().message()
+                         : result.status().to_string();
+  }
+  Status s = flush({finished});
+  settled_ = true;
+  return s;
+}
+
+}  // namespace cadre

@@ -1,0 +1,123 @@
+// TaskContext: what a task handler uses to act durably. Every operation is a
+// journaled step, numbered in the order the handler performs it. A handler
+// that runs again after a crash or a wait (replay) gets the journaled result
+// of every step already done, so it must be deterministic given those
+// results: time, randomness and I/O all go through this context.
+//
+// Intent first: before a step's effect runs, its `started` record (with its
+// inputs) is committed; `done`/`failed` is written after, batched with the
+// next commit. A step found `started` on replay was in flight when the last
+// worker stopped: an idempotent one runs again with the same key; any other
+// makes the task `uncertain` and it waits for an operator.
+//
+// When an operation cannot complete now (a timer, a retry backoff, a busy
+// lock, an event) it parks the task and returns Status::Suspended; the
+// handler must return that status at once. The worker thread is then free.
+//
+// Thread-safety: one TaskContext belongs to one worker thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "kernel/retry_policy.h"
+#include "kernel/tool.h"
+#include "store/store.h"
+
+namespace cadre {
+
+class RateLimiter;
+
+struct StepOptions {
+  std::string name;           // shown in traces, e.g. the tool name
+  std::string kind = "tool";
+  bool idempotent = false;
+  RetryPolicy retry;
+  DurationMs timeout = 0;     // 0: none
+  std::string rate_limit_key; // empty: none; else the RateLimiter bucket
+};
+
+// Handed to a step's effect.
+struct StepCall {
+  std::string idempotency_key;
+  int attempt = 1;
+  TimeMs deadline = 0;
+  DurationMs retry_after = -1;  // the effect may set it when failing
+};
+
+struct TaskEnvironment {
+  Store* store = nullptr;
+  const Clock* clock = nullptr;
+  const KernelConfig* limits = nullptr;
+  RateLimiter* rate_limiter = nullptr;       // may be null
+  const std::atomic<bool>* stopping = nullptr;  // shutdown: release instead of starting new steps
+  std::function<double()> random;            // [0,1); jitter
+};
+
+class TaskContext {
+ public:
+  TaskContext(TaskEnvironment env, TaskRecord task, std::vector<StepRecord> journal);
+
+  const TaskRecord& task() const { return task_; }
+  TaskRef ref() const { return {task_.id, task_.fence}; }
+  const Clock& clock() const { return *env_.clock; }
+  // The sequence number the next step will have.
+  int next_seq() const { return cursor_ + 1; }
+
+  // Runs `effect` as the next step, or returns its journaled result.
+  Result<Json> run_step(const StepOptions& options, const Json& input,
+                        const std::function<Result<Json>(StepCall&)>& effect);
+
+  // The current time, journaled so replay sees the same value.
+  Result<TimeMs> now();
+  // A uniform number in [0,1), journaled.
+  Result<double> random();
+  // Parks the task until `until` (no worker is held while it waits).
+  Status sleep_until(TimeMs until, const std::string& name = "wait");
+  // Parks until an event named `name` is emitted; returns the event.
+  Result<Json> wait_event(const std::string& name);
+  // Holds the lock on `resource` until the task ends; parks while another task holds it.
+  Status lock(const std::string& resource);
+  // Raises an event, exactly once, atomically with this step's record.
+  Result<Json> emit(const std::string& name, const Json& data);
+
+  // The handler decided not to run (its condition was false).
+  void mark_skipped() { skipped_ = true; }
+  bool skipped() const { return skipped_; }
+
+  // Ends the task with `result` (called by the worker when the handler returns).
+  // Writes nothing when the handler already parked or ended the task.
+  Status finish(const Result<Json>& result);
+
+  // The idempotency key of step `seq`: stable for (task, step).
+  std::string idempotency_key(int seq) const;
+
+  // Set once the task was parked, released or ended through this context.
+  bool settled() const { return settled_; }
+
+ private:
+  Status flush(std::vector<Transition> extra);
+  Result<CommitResult> commit_now(std::vector<Transition> extra);
+  Status park(TaskParked parked);
+  const StepRecord* journaled(int seq) const;
+  Status check_limits(const Json& input);
+  Result<Json> journal_value(const std::string& kind, const std::function<Json()>& make);
+
+  TaskEnvironment env_;
+  TaskRecord task_;
+  std::map<int, StepRecord> journal_;
+  int cursor_ = 0;                       // seq of the last step reached
+  std::vector<Transition> pending_;      // written with the next commit
+  int64_t journal_bytes_ = 0;
+  bool skipped_ = false;
+  bool settled_ = false;
+};
+
+// "unavailable: connection reset" -> Status::Unavailable("connection reset").
+Status status_from_journal(const std::string& text);
+
+}  // namespace cadre

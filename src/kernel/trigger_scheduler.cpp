@@ -1,0 +1,121 @@
+#include "kernel/trigger_scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace cadre {
+
+TriggerScheduler::TriggerScheduler(Store& store, const Clock& clock, int max_catchup_fires)
+    : store_(store), clock_(clock), max_catchup_fires_(max_catchup_fires), started_at_(clock.now_ms()) {}
+
+TriggerScheduler::~TriggerScheduler() { stop(); }
+
+Result<int> TriggerScheduler::tick() {
+  CADRE_ASSIGN_OR_RETURN(int fired, fire_crons(clock_.now_ms()));
+  CADRE_ASSIGN_OR_RETURN(int delivered, deliver_events());
+  return fired + delivered;
+}
+
+Result<int> TriggerScheduler::fire_crons(TimeMs now) {
+  int fired = 0;
+  for (const auto& trigger : crons_) {
+    CADRE_ASSIGN_OR_RETURN(TimeMs last, store_.trigger_last_fire(trigger.id));
+    if (last == 0) {
+      // First sight of this trigger: it starts counting from when we started.
+      last = started_at_ - 1;
+      CADRE_RETURN_IF_ERROR(store_.set_trigger_last_fire(trigger.id, last));
+    }
+    std::vector<TimeMs> missed;  // came due while stopped
+    std::vector<TimeMs> due;     // came due while running
+    TimeMs cursor = last;
+    while (true) {
+      auto next = trigger.schedule.next_after(cursor);
+      if (!next || *next > now) break;
+      (*next < started_at_ ? missed : due).push_back(*next);
+      cursor = *next;
+      if (static_cast<int>(missed.size() + due.size()) > max_catchup_fires_ + 1000) break;  // bounded work
+    }
+    std::vector<TimeMs> to_fire;
+    if (!missed.empty()) {
+      if (trigger.catchup == CatchupPolicy::kLatest) {
+        to_fire.push_back(missed.back());
+      } else if (trigger.catchup == CatchupPolicy::kAll) {
+        size_t first = missed.size() > static_cast<size_t>(max_catchup_fires_)
+                           ? missed.size() - static_cast<size_t>(max_catchup_fires_) : 0;
+        if (first > 0)
+          spdlog::warn("trigger {}: {} missed fires; only the last {} are caught up", trigger.id, missed.size(),
+                       max_catchup_fires_);
+        to_fire.insert(to_fire.end(), missed.begin() + static_cast<std::ptrdiff_t>(first), missed.end());
+      } else {
+        spdlog::info("trigger {}: skipping {} fire(s) missed while stopped (catchup: none)", trigger.id,
+                     missed.size());
+      }
+    }
+    to_fire.insert(to_fire.end(), due.begin(), due.end());
+    for (TimeMs t : to_fire) {
+      Status s = trigger.fire(t, "cron:" + trigger.id + ":" + std::to_string(t));
+      if (!s.ok()) {
+        spdlog::error("trigger {}: fire at {} failed: {}", trigger.id, format_time_utc(t), s.to_string());
+        break;  // keep last_fire before it: retried on the next tick
+      }
+      ++fired;
+      CADRE_RETURN_IF_ERROR(store_.set_trigger_last_fire(trigger.id, t));
+    }
+    if (to_fire.empty() && cursor > last) CADRE_RETURN_IF_ERROR(store_.set_trigger_last_fire(trigger.id, cursor));
+  }
+  return fired;
+}
+
+Result<int> TriggerScheduler::deliver_events() {
+  int fired = 0;
+  CADRE_ASSIGN_OR_RETURN(auto pending, store_.unprocessed_events(100));
+  for (const auto& event : pending) {
+    bool all_ok = true;
+    for (const auto& trigger : events_) {
+      if (trigger.event != event.name) continue;
+      Status s = trigger.fire(event, "event:" + event.id + ":" + trigger.id);
+      if (!s.ok()) {
+        spdlog::error("trigger {}: event {} failed: {}", trigger.id, event.id, s.to_string());
+        all_ok = false;
+        continue;
+      }
+      ++fired;
+    }
+    if (all_ok) CADRE_RETURN_IF_ERROR(store_.mark_event_processed(event.id));
+  }
+  return fired;
+}
+
+Status TriggerScheduler::start(DurationMs period) {
+  thread_ = std::thread([this, period] {
+    while (true) {
+      auto fired = tick();
+      if (!fired.ok()) spdlog::warn("triggers: {}", fired.status().to_string());
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(period), [this] { return stopping_ || woken_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+  });
+  return Status::Ok();
+}
+
+void TriggerScheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TriggerScheduler::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+}  // namespace cadre

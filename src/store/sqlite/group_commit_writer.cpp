@@ -1,0 +1,73 @@
+#include "store/sqlite/group_commit_writer.h"
+
+namespace cadre {
+
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteDb> db, int max_batch)
+    : db_(std::move(db)), max_batch_(max_batch > 0 ? max_batch : 1), thread_([this] { loop(); }) {}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void GroupCommitWriter::submit(Apply apply, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::move(apply), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void GroupCommitWriter::loop() {
+  std::deque<Op> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void GroupCommitWriter::run_batch(std::deque<Op>& batch) {
+  Status begin = db_->run("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (auto& op : batch) op.done(begin);
+    return;
+  }
+  std::vector<Status> results;
+  results.reserve(batch.size());
+  for (auto& op : batch) {
+    Status s = db_->run("SAVEPOINT op");
+    if (s.ok()) {
+      s = op.apply(*db_);
+      // A failed operation leaves no trace; the others in the batch still commit.
+      Status undo = s.ok() ? Status::Ok() : db_->run("ROLLBACK TO op");
+      Status release = db_->run("RELEASE op");
+      if (s.ok() && !release.ok()) s = release;
+      if (s.ok() && !undo.ok()) s = undo;
+    }
+    results.push_back(std::move(s));
+  }
+  Status commit = db_->run("COMMIT");
+  if (!commit.ok()) {
+    (void)db_->run("ROLLBACK");
+    for (auto& op : batch) op.done(commit);
+    return;
+  }
+  transactions_.fetch_add(1);
+  operations_.fetch_add(static_cast<int64_t>(batch.size()));
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+}
+
+}  // namespace cadre

@@ -1,0 +1,881 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <filesystem>
+
+#include "store/sqlite/schema.h"
+
+namespace cadre {
+namespace {
+
+#define PREPARE(var, db, sql) CADRE_ASSIGN_OR_RETURN(auto var, (db).prepare(sql))
+
+constexpr std::string_view kTaskColumns =
+    "id, objective_id, key, kind, agent, spec, state, deps_left, run_at, wait_kind, wait_key, wait_seq, "
+    "lease_owner, fence, claims, output, error, journal_len, journal_bytes, created_at, started_at, "
+    "finished_at";
+
+constexpr std::string_view kObjectiveColumns =
+    "id, title, owner, source, playbook, inputs, versions, state, coalesce(dedupe_key, ''), tasks_total, "
+    "tasks_left, error, created_at, updated_at, finished_at";
+
+constexpr std::string_view kStepColumns =
+    "task_id, seq, name, kind, state, idempotency_key, input, output, error, attempts, attempt_log, "
+    "started_at, finished_at";
+
+std::string sql_with(std::string_view head, std::string_view columns, std::string_view tail) {
+  std::string sql(head);
+  sql += columns;
+  sql += tail;
+  return sql;
+}
+
+TaskRecord task_from_row(const Stmt& s) {
+  TaskRecord t;
+  t.id = s.text_at(0);
+  t.objective_id = s.text_at(1);
+  t.key = s.text_at(2);
+  t.kind = s.text_at(3);
+  t.agent = s.text_at(4);
+  t.spec = s.json_at(5);
+  parse_task_state(s.text_at(6), &t.state);
+  t.deps_left = static_cast<int>(s.int_at(7));
+  t.run_at = s.int_at(8);
+  parse_wait_kind(s.text_at(9), &t.wait_kind);
+  t.wait_key = s.text_at(10);
+  t.wait_seq = static_cast<int>(s.int_at(11));
+  t.lease_owner = s.text_at(12);
+  t.fence = s.int_at(13);
+  t.claims = static_cast<int>(s.int_at(14));
+  t.output = s.json_at(15);
+  t.error = s.text_at(16);
+  t.journal_len = static_cast<int>(s.int_at(17));
+  t.journal_bytes = s.int_at(18);
+  t.created_at = s.int_at(19);
+  t.started_at = s.int_at(20);
+  t.finished_at = s.int_at(21);
+  return t;
+}
+
+ObjectiveRecord objective_from_row(const Stmt& s) {
+  ObjectiveRecord o;
+  o.id = s.text_at(0);
+  o.title = s.text_at(1);
+  o.owner = s.text_at(2);
+  o.source = s.text_at(3);
+  o.playbook = s.text_at(4);
+  o.inputs = s.json_at(5);
+  o.versions = s.json_at(6);
+  parse_objective_state(s.text_at(7), &o.state);
+  o.dedupe_key = s.text_at(8);
+  o.tasks_total = static_cast<int>(s.int_at(9));
+  o.tasks_left = static_cast<int>(s.int_at(10));
+  o.error = s.text_at(11);
+  o.created_at = s.int_at(12);
+  o.updated_at = s.int_at(13);
+  o.finished_at = s.int_at(14);
+  return o;
+}
+
+StepRecord step_from_row(const Stmt& s) {
+  StepRecord r;
+  r.task_id = s.text_at(0);
+  r.seq = static_cast<int>(s.int_at(1));
+  r.name = s.text_at(2);
+  r.kind = s.text_at(3);
+  parse_step_state(s.text_at(4), &r.state);
+  r.idempotency_key = s.text_at(5);
+  r.input = s.json_at(6);
+  r.output = s.json_at(7);
+  r.error = s.text_at(8);
+  r.attempts = static_cast<int>(s.int_at(9));
+  r.attempt_log = s.json_at(10);
+  r.started_at = s.int_at(11);
+  r.finished_at = s.int_at(12);
+  return r;
+}
+
+// --- building blocks run inside a write transaction ---
+
+// Wakes every task waiting for the lock on `resource`; they contend again.
+Result<int> wake_lock_waiters(SqliteDb& db, const std::string& resource, TimeMs now) {
+  PREPARE(wake, db,
+          "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '' "
+          "WHERE state = 'waiting' AND wait_kind = 'lock' AND wait_key = ?2");
+  wake->bind(1, now).bind(2, resource);
+  CADRE_RETURN_IF_ERROR(wake->run());
+  return static_cast<int>(db.changes());
+}
+
+Result<int> release_locks(SqliteDb& db, const std::string& task_id, TimeMs now) {
+  std::vector<std::string> resources;
+  {
+    PREPARE(del, db, "DELETE FROM locks WHERE task_id = ?1 RETURNING resource");
+    del->bind(1, task_id);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, del->step());
+      if (!row) break;
+      resources.push_back(del->text_at(0));
+    }
+  }
+  int woken = 0;
+  for (const auto& r : resources) {
+    CADRE_ASSIGN_OR_RETURN(int n, wake_lock_waiters(db, r, now));
+    woken += n;
+  }
+  return woken;
+}
+
+// Inserts the event (once per id) and hands it to tasks waiting for its name.
+Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
+  {
+    PREPARE(ins, db,
+            "INSERT INTO events (id, name, data, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (id) DO NOTHING");
+    ins->bind(1, e.id).bind(2, e.name).bind(3, e.data.is_null() ? Json::object() : e.data).bind(4, e.source);
+    ins->bind(5, e.created_at);
+    CADRE_RETURN_IF_ERROR(ins->run());
+    if (db.changes() == 0) return 0;  // seen before: already delivered
+  }
+  std::vector<std::pair<std::string, int64_t>> waiters;
+  {
+    PREPARE(sel, db,
+            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'event' AND wait_key = ?1");
+    sel->bind(1, e.name);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      waiters.emplace_back(sel->text_at(0), sel->int_at(1));
+    }
+  }
+  Json delivered = {{"event_id", e.id}, {"name", e.name}, {"data", e.data}, {"created_at", e.created_at}};
+  for (const auto& [task_id, seq] : waiters) {
+    PREPARE(step, db,
+            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
+    step->bind(1, delivered).bind(2, e.created_at).bind(3, task_id).bind(4, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+    PREPARE(wake, db,
+            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', wait_seq = 0 "
+            "WHERE id = ?2");
+    wake->bind(1, e.created_at).bind(2, task_id);
+    CADRE_RETURN_IF_ERROR(wake->run());
+  }
+  return static_cast<int>(waiters.size());
+}
+
+// Cancels every task of the objective that has not started or is waiting,
+// and releases what they held. Running tasks are left to their workers.
+Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, const std::string& reason,
+                             TimeMs now) {
+  std::vector<std::string> cancelled;
+  {
+    PREPARE(upd, db,
+            "UPDATE tasks SET state = 'cancelled', run_at = 0, wait_kind = 'none', wait_key = '', "
+            "lease_owner = '', error = ?1, finished_at = ?2 "
+            "WHERE objective_id = ?3 AND state IN ('pending', 'ready', 'waiting') RETURNING id");
+    upd->bind(1, reason).bind(2, now).bind(3, objective_id);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
+      if (!row) break;
+      cancelled.push_back(upd->text_at(0));
+    }
+  }
+  for (const auto& id : cancelled) CADRE_RETURN_IF_ERROR(release_locks(db, id, now).status());
+  return static_cast<int>(cancelled.size());
+}
+
+// Applies the end of a task: its own row, its locks, its dependents and its
+// objective. Returns how many tasks became ready.
+Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::string& objective_id,
+                        const std::string& task_key, const TaskFinished& f) {
+  {
+    PREPARE(upd, db,
+            "UPDATE tasks SET state = ?1, output = ?2, error = ?3, finished_at = ?4, run_at = 0, "
+            "lease_owner = '', wait_kind = 'none', wait_key = '' WHERE id = ?5");
+    upd->bind(1, to_string(f.state)).bind(2, f.output).bind(3, f.error);
+    upd->bind(4, is_terminal(f.state) ? f.at : 0).bind(5, task_id);
+    CADRE_RETURN_IF_ERROR(upd->run());
+  }
+  int made_ready = 0;
+  if (f.state == TaskState::kUncertain) {
+    // The resource is in an unknown state: keep its locks until a human decides.
+    PREPARE(obj, db,
+            "UPDATE objectives SET state = 'uncertain', updated_at = ?1 WHERE id = ?2 AND state = 'running'");
+    obj->bind(1, f.at).bind(2, objective_id);
+    CADRE_RETURN_IF_ERROR(obj->run());
+    return 0;
+  }
+  CADRE_ASSIGN_OR_RETURN(int woken, release_locks(db, task_id, f.at));
+  made_ready += woken;
+  if (f.state == TaskState::kSucceeded || f.state == TaskState::kSkipped) {
+    PREPARE(children, db,
+            "UPDATE tasks SET deps_left = deps_left - 1, "
+            "state = CASE WHEN deps_left = 1 AND state = 'pending' THEN 'ready' ELSE state END, "
+            "run_at = CASE WHEN deps_left = 1 AND state = 'pending' THEN ?1 ELSE run_at END "
+            "WHERE id IN (SELECT child FROM task_edges WHERE parent = ?2) RETURNING state");
+    children->bind(1, f.at).bind(2, task_id);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, children->step());
+      if (!row) break;
+      if (children->text_at(0) == "ready") ++made_ready;
+    }
+    PREPARE(obj, db,
+            "UPDATE objectives SET tasks_left = tasks_left - 1, updated_at = ?1, "
+            "state = CASE WHEN tasks_left = 1 AND state = 'running' THEN 'succeeded' ELSE state END, "
+            "finished_at = CASE WHEN tasks_left = 1 AND state = 'running' THEN ?1 ELSE finished_at END "
+            "WHERE id = ?2");
+    obj->bind(1, f.at).bind(2, objective_id);
+    CADRE_RETURN_IF_ERROR(obj->run());
+  } else if (f.state == TaskState::kFailed || f.state == TaskState::kCancelled) {
+    std::string reason = "task '" + task_key + "' " + std::string(to_string(f.state));
+    if (!f.error.empty()) reason += ": " + f.error;
+    PREPARE(obj, db,
+            "UPDATE objectives SET state = ?1, error = ?2, updated_at = ?3, finished_at = ?3 "
+            "WHERE id = ?4 AND state IN ('running', 'uncertain')");
+    obj->bind(1, f.state == TaskState::kFailed ? "failed" : "cancelled").bind(2, reason).bind(3, f.at);
+    obj->bind(4, objective_id);
+    CADRE_RETURN_IF_ERROR(obj->run());
+    CADRE_RETURN_IF_ERROR(cancel_unstarted(db, objective_id, "not run: " + reason, f.at).status());
+  }
+  return made_ready;
+}
+
+// Back to `running` when no task of the objective is uncertain any more.
+Status unblock_objective(SqliteDb& db, const std::string& objective_id, TimeMs now) {
+  PREPARE(upd, db,
+          "UPDATE objectives SET state = 'running', updated_at = ?1 WHERE id = ?2 AND state = 'uncertain' "
+          "AND NOT EXISTS (SELECT 1 FROM tasks WHERE objective_id = ?2 AND state = 'uncertain')");
+  upd->bind(1, now).bind(2, objective_id);
+  return upd->run();
+}
+
+struct LiveTask {
+  int64_t fence = 0;
+  std::string state;
+  std::string objective_id;
+  std::string key;
+};
+
+Result<LiveTask> load_live_task(SqliteDb& db, const std::string& task_id) {
+  PREPARE(sel, db, "SELECT fence, state, objective_id, key FROM tasks WHERE id = ?1");
+  sel->bind(1, task_id);
+  CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+  if (!row) return Status::NotFound("task " + task_id + " does not exist");
+  return LiveTask{sel->int_at(0), sel->text_at(1), sel->text_at(2), sel->text_at(3)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
+  auto store = SqliteStore::open(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& options) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  CADRE_ASSIGN_OR_RETURN(auto db, SqliteDb::open(options.path, /*create=*/true, options.synchronous_full,
+                                                 options.busy_timeout_ms));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  store->writer_ = std::make_unique<GroupCommitWriter>(std::move(db), options.max_batch);
+  CADRE_RETURN_IF_ERROR(store->migrate());
+  return store;
+}
+
+SqliteStore::~SqliteStore() = default;
+
+template <typename T>
+Result<T> SqliteStore::read(const std::function<Result<T>(SqliteDb&)>& fn) {
+  std::unique_ptr<SqliteDb> db;
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (!db) {
+    auto opened = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full,
+                                 options_.busy_timeout_ms);
+    if (!opened.ok()) return opened.status();
+    db = std::move(opened).value();
+  }
+  Result<T> result = fn(*db);
+  std::lock_guard lock(readers_mutex_);
+  if (idle_readers_.size() < 8) idle_readers_.push_back(std::move(db));
+  return result;
+}
+
+Status SqliteStore::migrate() {
+  auto applied = writer_->run<int>([](SqliteDb& db) -> Result<int> {
+    PREPARE(ver, db, "PRAGMA user_version");
+    CADRE_ASSIGN_OR_RETURN(bool row, ver->step());
+    int version = row ? static_cast<int>(ver->int_at(0)) : 0;
+    const auto& all = sqlite_schema::migrations();
+    if (version > static_cast<int>(all.size())) {
+      return Status::FailedPrecondition("the database has schema version " + std::to_string(version) +
+                                        " but this cadre knows only up to " + std::to_string(all.size()) +
+                                        "; use a newer cadre");
+    }
+    for (size_t i = static_cast<size_t>(version); i < all.size(); ++i) {
+      CADRE_RETURN_IF_ERROR(db.exec(all[i]).with_context("migration " + std::to_string(i + 1)));
+      CADRE_RETURN_IF_ERROR(db.exec("PRAGMA user_version = " + std::to_string(i + 1)));
+    }
+    return static_cast<int>(all.size());
+  });
+  return applied.status();
+}
+
+Status SqliteStore::put_definition(const DefinitionRecord& def) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(ins, db,
+                "INSERT INTO definitions (hash, kind, name, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (hash) DO NOTHING");
+        ins->bind(1, def.hash).bind(2, def.kind).bind(3, def.name).bind(4, def.body).bind(5, def.created_at);
+        CADRE_RETURN_IF_ERROR(ins->run());
+        return true;
+      })
+      .status();
+}
+
+Result<DefinitionRecord> SqliteStore::get_definition(const std::string& hash) {
+  return read<DefinitionRecord>([&](SqliteDb& db) -> Result<DefinitionRecord> {
+    PREPARE(sel, db, "SELECT hash, kind, name, body, created_at FROM definitions WHERE hash = ?1");
+    sel->bind(1, hash);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Status::NotFound("definition version " + hash + " is not stored");
+    return DefinitionRecord{sel->text_at(0), sel->text_at(1), sel->text_at(2), sel->json_at(3), sel->int_at(4)};
+  });
+}
+
+Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
+  return writer_->run<bool>([&](SqliteDb& db) -> Result<bool> {
+    const ObjectiveRecord& o = n.objective;
+    if (!o.dedupe_key.empty()) {
+      PREPARE(dup, db, "SELECT 1 FROM objectives WHERE dedupe_key = ?1");
+      dup->bind(1, o.dedupe_key);
+      CADRE_ASSIGN_OR_RETURN(bool exists, dup->step());
+      if (exists) return false;
+    }
+    {
+      PREPARE(ins, db,
+              "INSERT INTO objectives (id, title, owner, source, playbook, inputs, versions, state, dedupe_key, "
+              "tasks_total, tasks_left, created_at, updated_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), ?10, ?10, ?11, ?11)");
+      ins->bind(1, o.id).bind(2, o.title).bind(3, o.owner).bind(4, o.source).bind(5, o.playbook);
+      ins->bind(6, o.inputs).bind(7, o.versions);
+      ins->bind(8, n.tasks.empty() ? "succeeded" : "running").bind(9, o.dedupe_key);
+      ins->bind(10, static_cast<int64_t>(n.tasks.size())).bind(11, now);
+      CADRE_RETURN_IF_ERROR(ins->run());
+    }
+    std::map<std::string, const NewTask*> by_key;
+    for (const auto& t : n.tasks) by_key[t.key] = &t;
+    for (const auto& t : n.tasks) {
+      for (const auto& need : t.needs) {
+        auto parent = by_key.find(need);
+        if (parent == by_key.end())
+          return Status::InvalidArgument("task '" + t.key + "' needs unknown task '" + need + "'");
+        PREPARE(edge, db, "INSERT INTO task_edges (parent, child) VALUES (?1, ?2)");
+        edge->bind(1, parent->second->id).bind(2, t.id);
+        CADRE_RETURN_IF_ERROR(edge->run());
+      }
+      PREPARE(ins, db,
+              "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, run_at, created_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      bool ready = t.needs.empty();
+      ins->bind(1, t.id).bind(2, o.id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent).bind(6, t.spec);
+      ins->bind(7, ready ? "ready" : "pending").bind(8, static_cast<int64_t>(t.needs.size()));
+      ins->bind(9, ready ? now : 0).bind(10, now);
+      CADRE_RETURN_IF_ERROR(ins->run());
+    }
+    return true;
+  });
+}
+
+Result<ObjectiveRecord> SqliteStore::get_objective(const std::string& id) {
+  return read<ObjectiveRecord>([&](SqliteDb& db) -> Result<ObjectiveRecord> {
+    PREPARE(sel, db, sql_with("SELECT ", kObjectiveColumns, " FROM objectives WHERE id = ?1"));
+    sel->bind(1, id);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Status::NotFound("objective " + id + " does not exist");
+    return objective_from_row(*sel);
+  });
+}
+
+Result<std::vector<ObjectiveRecord>> SqliteStore::list_objectives(const ObjectiveFilter& filter) {
+  using Rows = std::vector<ObjectiveRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            sql_with("SELECT ", kObjectiveColumns,
+                     " FROM objectives WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2"));
+    sel->bind(1, filter.state ? std::string(to_string(*filter.state)) : std::string());
+    sel->bind(2, filter.limit);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(objective_from_row(*sel));
+    }
+    return rows;
+  });
+}
+
+Result<TaskRecord> SqliteStore::get_task(const std::string& id) {
+  return read<TaskRecord>([&](SqliteDb& db) -> Result<TaskRecord> {
+    PREPARE(sel, db, sql_with("SELECT ", kTaskColumns, " FROM tasks WHERE id = ?1"));
+    sel->bind(1, id);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Status::NotFound("task " + id + " does not exist");
+    return task_from_row(*sel);
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter) {
+  using Rows = std::vector<TaskRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    // Within one objective, creation order (the plan's order); otherwise newest first.
+    PREPARE(sel, db,
+            sql_with("SELECT ", kTaskColumns,
+                     filter.objective_id.empty()
+                         ? " FROM tasks WHERE ?1 = '' AND (?2 = '' OR state = ?2) ORDER BY id DESC LIMIT ?3"
+                         : " FROM tasks WHERE objective_id = ?1 AND (?2 = '' OR state = ?2) ORDER BY rowid LIMIT ?3"));
+    sel->bind(1, filter.objective_id);
+    sel->bind(2, filter.state ? std::string(to_string(*filter.state)) : std::string());
+    sel->bind(3, filter.limit);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(task_from_row(*sel));
+    }
+    return rows;
+  });
+}
+
+Result<std::vector<StepRecord>> SqliteStore::get_steps(const std::string& task_id) {
+  using Rows = std::vector<StepRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db, sql_with("SELECT ", kStepColumns, " FROM steps WHERE task_id = ?1 ORDER BY seq"));
+    sel->bind(1, task_id);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(step_from_row(*sel));
+    }
+    return rows;
+  });
+}
+
+Result<Json> SqliteStore::task_outputs(const std::string& objective_id) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db,
+            "SELECT key, output, state FROM tasks WHERE objective_id = ?1 AND state IN ('succeeded', 'skipped')");
+    sel->bind(1, objective_id);
+    Json out = Json::object();
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      out[sel->text_at(0)] = {{"output", sel->json_at(1)}, {"state", sel->text_at(2)}};
+    }
+    return out;
+  });
+}
+
+Result<Json> SqliteStore::counts() {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    Json out = {{"tasks", Json::object()}, {"objectives", Json::object()}};
+    PREPARE(tasks, db, "SELECT state, count(*) FROM tasks GROUP BY state");
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, tasks->step());
+      if (!row) break;
+      out["tasks"][tasks->text_at(0)] = tasks->int_at(1);
+    }
+    PREPARE(objs, db, "SELECT state, count(*) FROM objectives GROUP BY state");
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, objs->step());
+      if (!row) break;
+      out["objectives"][objs->text_at(0)] = objs->int_at(1);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& worker, int max, TimeMs now,
+                                                         int64_t lease_ms) {
+  using Rows = std::vector<TaskRecord>;
+  return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(upd, db,
+            sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
+                     "claims = claims + 1, run_at = ?2, "
+                     "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
+                     "wait_kind = 'none', wait_key = '', wait_seq = 0 "
+                     "WHERE id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 "
+                     "ORDER BY run_at LIMIT ?4) RETURNING ",
+                     kTaskColumns, ""));
+    upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
+      if (!row) break;
+      rows.push_back(task_from_row(*upd));
+    }
+    return rows;
+  });
+}
+
+Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transition> transitions) {
+  return writer_->run<CommitResult>([&](SqliteDb& db) -> Result<CommitResult> {
+    CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, ref.task_id));
+    if (live.fence != ref.fence) {
+      return Status::Conflict("task " + ref.task_id + " was claimed again (fence " + std::to_string(live.fence) +
+                              ", ours " + std::to_string(ref.fence) + "); this worker's lease is void");
+    }
+    if (live.state != "running") {
+      return Status::Conflict("task " + ref.task_id + " is " + live.state + ", not running");
+    }
+    CommitResult result;
+    for (const auto& transition : transitions) {
+      Status s = std::visit(
+          [&](const auto& t) -> Status {
+            using T = std::decay_t<decltype(t)>;
+            if constexpr (std::is_same_v<T, StepStarted>) {
+              PREPARE(ins, db,
+                      "INSERT INTO steps (task_id, seq, name, kind, state, idempotency_key, input, attempts, "
+                      "started_at) VALUES (?1, ?2, ?3, ?4, 'started', ?5, ?6, ?7, ?8) "
+                      "ON CONFLICT (task_id, seq) DO UPDATE SET state = 'started', attempts = excluded.attempts, "
+                      "started_at = excluded.started_at, input = excluded.input, finished_at = 0");
+              ins->bind(1, ref.task_id).bind(2, t.seq).bind(3, t.name).bind(4, t.kind).bind(5, t.idempotency_key);
+              ins->bind(6, t.input).bind(7, t.attempt).bind(8, t.at);
+              CADRE_RETURN_IF_ERROR(ins->run());
+              PREPARE(upd, db,
+                      "UPDATE tasks SET journal_len = max(journal_len, ?1), journal_bytes = journal_bytes + ?2 "
+                      "WHERE id = ?3");
+              upd->bind(1, t.seq).bind(2, static_cast<int64_t>(t.input.is_null() ? 0 : dump_json(t.input).size()));
+              upd->bind(3, ref.task_id);
+              return upd->run();
+            } else if constexpr (std::is_same_v<T, StepFinished>) {
+              PREPARE(upd, db,
+                      "UPDATE steps SET state = ?1, output = ?2, error = ?3, finished_at = ?4, "
+                      "attempt_log = json_insert(attempt_log, '$[#]', json_object('attempt', attempts, "
+                      "'started_at', started_at, 'finished_at', ?4, 'error', ?3)) "
+                      "WHERE task_id = ?5 AND seq = ?6");
+              upd->bind(1, to_string(t.state)).bind(2, t.output).bind(3, t.error).bind(4, t.at);
+              upd->bind(5, ref.task_id).bind(6, t.seq);
+              CADRE_RETURN_IF_ERROR(upd->run());
+              if (db.changes() != 1)
+                return Status::Internal("step " + std::to_string(t.seq) + " finished without being started");
+              if (!t.output.is_null()) {
+                PREPARE(bytes, db, "UPDATE tasks SET journal_bytes = journal_bytes + ?1 WHERE id = ?2");
+                bytes->bind(1, static_cast<int64_t>(dump_json(t.output).size())).bind(2, ref.task_id);
+                return bytes->run();
+              }
+              return Status::Ok();
+            } else if constexpr (std::is_same_v<T, TaskFinished>) {
+              CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id, live.key, t));
+              result.tasks_made_ready += n;
+              return Status::Ok();
+            } else if constexpr (std::is_same_v<T, TaskParked>) {
+              PREPARE(upd, db,
+                      "UPDATE tasks SET state = 'waiting', wait_kind = ?1, wait_key = ?2, wait_seq = ?3, "
+                      "run_at = ?4, lease_owner = '' WHERE id = ?5");
+              upd->bind(1, to_string(t.kind)).bind(2, t.key).bind(3, t.seq);
+              upd->bind(4, t.kind == WaitKind::kTimer ? std::max<TimeMs>(t.wake_at, 1) : 0).bind(5, ref.task_id);
+              return upd->run();
+            } else if constexpr (std::is_same_v<T, LockAcquire>) {
+              PREPARE(ins, db,
+                      "INSERT INTO locks (resource, task_id, acquired_at) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (resource) DO NOTHING");
+              ins->bind(1, t.resource).bind(2, ref.task_id).bind(3, t.at);
+              CADRE_RETURN_IF_ERROR(ins->run());
+              PREPARE(sel, db, "SELECT task_id FROM locks WHERE resource = ?1");
+              sel->bind(1, t.resource);
+              CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+              if (row && sel->text_at(0) == ref.task_id) return Status::Ok();
+              PREPARE(park, db,
+                      "UPDATE tasks SET state = 'waiting', wait_kind = 'lock', wait_key = ?1, run_at = 0, "
+                      "lease_owner = '' WHERE id = ?2");
+              park->bind(1, t.resource).bind(2, ref.task_id);
+              CADRE_RETURN_IF_ERROR(park->run());
+              result.lock_busy = true;
+              return Status::Ok();
+            } else if constexpr (std::is_same_v<T, EventRaised>) {
+              CADRE_ASSIGN_OR_RETURN(int n, insert_event(db, t.event));
+              result.tasks_made_ready += n;
+              return Status::Ok();
+            } else if constexpr (std::is_same_v<T, TaskReleased>) {
+              PREPARE(upd, db,
+                      "UPDATE tasks SET state = 'ready', run_at = ?1, lease_owner = '' WHERE id = ?2");
+              upd->bind(1, std::max<TimeMs>(t.at, 1)).bind(2, ref.task_id);
+              return upd->run();
+            }
+          },
+          transition);
+      CADRE_RETURN_IF_ERROR(s);
+      if (result.lock_busy) break;  // what followed the lock must wait for it
+    }
+    return result;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::renew_leases(const std::string& worker,
+                                                           const std::vector<TaskRef>& tasks, TimeMs expires) {
+  using Ids = std::vector<std::string>;
+  return writer_->run<Ids>([&](SqliteDb& db) -> Result<Ids> {
+    Ids lost;
+    for (const auto& ref : tasks) {
+      PREPARE(upd, db,
+              "UPDATE tasks SET run_at = ?1 WHERE id = ?2 AND fence = ?3 AND state = 'running' "
+              "AND lease_owner = ?4");
+      upd->bind(1, expires).bind(2, ref.task_id).bind(3, ref.fence).bind(4, worker);
+      CADRE_RETURN_IF_ERROR(upd->run());
+      if (db.changes() == 0) lost.push_back(ref.task_id);
+    }
+    return lost;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::lease_owners() {
+  using Ids = std::vector<std::string>;
+  return read<Ids>([&](SqliteDb& db) -> Result<Ids> {
+    PREPARE(sel, db, "SELECT DISTINCT lease_owner FROM tasks WHERE state = 'running'");
+    Ids owners;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      owners.push_back(sel->text_at(0));
+    }
+    return owners;
+  });
+}
+
+Status SqliteStore::expire_leases(const std::string& worker, TimeMs now) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(upd, db, "UPDATE tasks SET run_at = ?1 WHERE state = 'running' AND lease_owner = ?2");
+        upd->bind(1, std::max<TimeMs>(now, 1)).bind(2, worker);
+        CADRE_RETURN_IF_ERROR(upd->run());
+        return true;
+      })
+      .status();
+}
+
+Result<TimeMs> SqliteStore::next_wake_time() {
+  return read<TimeMs>([&](SqliteDb& db) -> Result<TimeMs> {
+    PREPARE(sel, db, "SELECT coalesce(min(run_at), 0) FROM tasks WHERE run_at > 0");
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    return row ? sel->int_at(0) : 0;
+  });
+}
+
+Status SqliteStore::emit_event(const EventRecord& event) {
+  return writer_->run<int>([&](SqliteDb& db) { return insert_event(db, event); }).status();
+}
+
+Result<std::vector<EventRecord>> SqliteStore::unprocessed_events(int limit) {
+  using Rows = std::vector<EventRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT id, name, data, source, created_at FROM events WHERE processed = 0 ORDER BY id LIMIT ?1");
+    sel->bind(1, limit);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), false});
+    }
+    return rows;
+  });
+}
+
+Status SqliteStore::mark_event_processed(const std::string& id) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(upd, db, "UPDATE events SET processed = 1 WHERE id = ?1");
+        upd->bind(1, id);
+        CADRE_RETURN_IF_ERROR(upd->run());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::cancel_objective(const std::string& id, TimeMs now) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(obj, db,
+                "UPDATE objectives SET state = 'cancelled', error = 'cancelled by the operator', updated_at = ?1, "
+                "finished_at = ?1 WHERE id = ?2 AND state IN ('running', 'uncertain')");
+        obj->bind(1, now).bind(2, id);
+        CADRE_RETURN_IF_ERROR(obj->run());
+        if (db.changes() == 0) {
+          PREPARE(exists, db, "SELECT state FROM objectives WHERE id = ?1");
+          exists->bind(1, id);
+          CADRE_ASSIGN_OR_RETURN(bool row, exists->step());
+          if (!row) return Status::NotFound("objective " + id + " does not exist");
+          return Status::FailedPrecondition("objective " + id + " is already " + exists->text_at(0));
+        }
+        // Running and uncertain tasks are cancelled too; bumping the fence
+        // voids the lease of any worker still running one.
+        std::vector<std::string> running;
+        {
+          PREPARE(upd, db,
+                  "UPDATE tasks SET state = 'cancelled', fence = fence + 1, run_at = 0, lease_owner = '', "
+                  "error = 'cancelled by the operator', finished_at = ?1 "
+                  "WHERE objective_id = ?2 AND state IN ('running', 'uncertain') RETURNING id");
+          upd->bind(1, now).bind(2, id);
+          while (true) {
+            CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
+            if (!row) break;
+            running.push_back(upd->text_at(0));
+          }
+        }
+        for (const auto& task_id : running) CADRE_RETURN_IF_ERROR(release_locks(db, task_id, now).status());
+        CADRE_RETURN_IF_ERROR(cancel_unstarted(db, id, "cancelled by the operator", now).status());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::retry_task(const std::string& task_id, TimeMs now) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
+        if (live.state != "failed" && live.state != "cancelled") {
+          return Status::FailedPrecondition("task " + task_id + " is " + live.state +
+                                            "; only failed or cancelled tasks can be retried");
+        }
+        // Failed steps get a fresh set of attempts; their history stays in attempt_log.
+        PREPARE(steps, db,
+                "UPDATE steps SET state = 'retrying', attempts = 0 WHERE task_id IN "
+                "(SELECT id FROM tasks WHERE objective_id = ?1 AND state IN ('failed', 'cancelled')) "
+                "AND state IN ('failed', 'started')");
+        steps->bind(1, live.objective_id);
+        CADRE_RETURN_IF_ERROR(steps->run());
+        PREPARE(tasks, db,
+                "UPDATE tasks SET state = CASE WHEN deps_left = 0 THEN 'ready' ELSE 'pending' END, "
+                "run_at = CASE WHEN deps_left = 0 THEN ?1 ELSE 0 END, error = '', finished_at = 0, output = NULL "
+                "WHERE objective_id = ?2 AND state IN ('failed', 'cancelled')");
+        tasks->bind(1, now).bind(2, live.objective_id);
+        CADRE_RETURN_IF_ERROR(tasks->run());
+        PREPARE(obj, db,
+                "UPDATE objectives SET state = CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE objective_id = ?2 "
+                "AND state = 'uncertain') THEN 'uncertain' ELSE 'running' END, error = '', finished_at = 0, "
+                "updated_at = ?1 WHERE id = ?2");
+        obj->bind(1, now).bind(2, live.objective_id);
+        CADRE_RETURN_IF_ERROR(obj->run());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
+                                 TimeMs now) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
+        if (live.state != "uncertain") {
+          return Status::FailedPrecondition("task " + task_id + " is " + live.state +
+                                            "; only uncertain tasks can be resolved");
+        }
+        PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
+        sel->bind(1, task_id);
+        CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+        if (!row || sel->is_null(0)) return Status::Internal("uncertain task " + task_id + " has no step in flight");
+        int64_t seq = sel->int_at(0);
+        std::string by_operator = note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
+        if (resolution == Resolution::kFail) {
+          PREPARE(step, db,
+                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
+          step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+          PREPARE(obj, db, "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
+          obj->bind(1, live.objective_id);
+          CADRE_RETURN_IF_ERROR(obj->run());
+          TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
+          CADRE_RETURN_IF_ERROR(finish_task(db, task_id, live.objective_id, live.key, failed).status());
+          return true;
+        }
+        if (resolution == Resolution::kDone) {
+          PREPARE(step, db,
+                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
+          step->bind(1, Json{{"resolved", "done"}, {"note", note}}).bind(2, now).bind(3, task_id).bind(4, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+        } else {
+          PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
+          step->bind(1, task_id).bind(2, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+        }
+        PREPARE(task, db, "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
+        task->bind(1, now).bind(2, task_id);
+        CADRE_RETURN_IF_ERROR(task->run());
+        CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
+        return true;
+      })
+      .status();
+}
+
+Result<TimeMs> SqliteStore::trigger_last_fire(const std::string& trigger_id) {
+  return read<TimeMs>([&](SqliteDb& db) -> Result<TimeMs> {
+    PREPARE(sel, db, "SELECT last_fire FROM trigger_state WHERE trigger_id = ?1");
+    sel->bind(1, trigger_id);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    return row ? sel->int_at(0) : 0;
+  });
+}
+
+Status SqliteStore::set_trigger_last_fire(const std::string& trigger_id, TimeMs t) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(up, db,
+                "INSERT INTO trigger_state (trigger_id, last_fire) VALUES (?1, ?2) "
+                "ON CONFLICT (trigger_id) DO UPDATE SET last_fire = max(last_fire, excluded.last_fire)");
+        up->bind(1, trigger_id).bind(2, t);
+        CADRE_RETURN_IF_ERROR(up->run());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::heartbeat_worker(const std::string& worker, const Json& info, TimeMs now) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(up, db,
+                "INSERT INTO workers (id, info, heartbeat_at) VALUES (?1, ?2, ?3) "
+                "ON CONFLICT (id) DO UPDATE SET info = excluded.info, heartbeat_at = excluded.heartbeat_at");
+        up->bind(1, worker).bind(2, info).bind(3, now);
+        CADRE_RETURN_IF_ERROR(up->run());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::remove_worker(const std::string& worker) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(del, db, "DELETE FROM workers WHERE id = ?1");
+        del->bind(1, worker);
+        CADRE_RETURN_IF_ERROR(del->run());
+        return true;
+      })
+      .status();
+}
+
+Result<Json> SqliteStore::live_workers(TimeMs now, int64_t max_age_ms) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db, "SELECT id, info, heartbeat_at FROM workers WHERE heartbeat_at >= ?1 ORDER BY id");
+    sel->bind(1, now - max_age_ms);
+    Json out = Json::array();
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      out.push_back({{"id", sel->text_at(0)}, {"info", sel->json_at(1)}, {"heartbeat_at", sel->int_at(2)}});
+    }
+    return out;
+  });
+}
+
+StoreStats SqliteStore::stats() const { return {writer_->transactions(), writer_->operations()}; }
+
+}  // namespace cadre

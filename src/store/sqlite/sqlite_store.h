@@ -1,0 +1,70 @@
+// SqliteStore: the embedded default Store. One database file in WAL mode;
+// writes go through a GroupCommitWriter (one writer thread, many commits per
+// transaction), reads use a small pool of read connections so they never
+// wait for the writer.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "store/sqlite/group_commit_writer.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/store.h"
+
+namespace cadre {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& options);
+  ~SqliteStore() override;
+
+  Status migrate() override;
+  Status put_definition(const DefinitionRecord& def) override;
+  Result<DefinitionRecord> get_definition(const std::string& hash) override;
+  Result<bool> create_objective(const NewObjective& objective, TimeMs now) override;
+  Result<ObjectiveRecord> get_objective(const std::string& id) override;
+  Result<std::vector<ObjectiveRecord>> list_objectives(const ObjectiveFilter& filter) override;
+  Result<TaskRecord> get_task(const std::string& id) override;
+  Result<std::vector<TaskRecord>> list_tasks(const TaskFilter& filter) override;
+  Result<std::vector<StepRecord>> get_steps(const std::string& task_id) override;
+  Result<Json> task_outputs(const std::string& objective_id) override;
+  Result<Json> counts() override;
+  Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now,
+                                              int64_t lease_ms) override;
+  Result<CommitResult> commit(const TaskRef& task, std::vector<Transition> transitions) override;
+  Result<std::vector<std::string>> renew_leases(const std::string& worker, const std::vector<TaskRef>& tasks,
+                                                TimeMs expires) override;
+  Result<std::vector<std::string>> lease_owners() override;
+  Status expire_leases(const std::string& worker, TimeMs now) override;
+  Result<TimeMs> next_wake_time() override;
+  Status emit_event(const EventRecord& event) override;
+  Result<std::vector<EventRecord>> unprocessed_events(int limit) override;
+  Status mark_event_processed(const std::string& id) override;
+  Status cancel_objective(const std::string& id, TimeMs now) override;
+  Status retry_task(const std::string& task_id, TimeMs now) override;
+  Status resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
+                      TimeMs now) override;
+  Result<TimeMs> trigger_last_fire(const std::string& trigger_id) override;
+  Status set_trigger_last_fire(const std::string& trigger_id, TimeMs t) override;
+  Status heartbeat_worker(const std::string& worker, const Json& info, TimeMs now) override;
+  Status remove_worker(const std::string& worker) override;
+  Result<Json> live_workers(TimeMs now, int64_t max_age_ms) override;
+  StoreStats stats() const override;
+
+ private:
+  explicit SqliteStore(StoreOptions options) : options_(std::move(options)) {}
+
+  // Borrows a read connection for the duration of `fn`.
+  template <typename T>
+  Result<T> read(const std::function<Result<T>(SqliteDb&)>& fn);
+
+  StoreOptions options_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
+};
+
+}  // namespace cadre

@@ -1,0 +1,217 @@
+// Store: the durable state of a workspace, behind an interface the kernel
+// can use without knowing the backend. Only store/ speaks SQL.
+//
+// Every kernel write is a *commit*: a list of transitions on one task,
+// applied atomically and only if the caller still holds the task's lease
+// fence (the epoch that grows on every claim). A worker presumed dead whose
+// lease was reclaimed gets kConflict and must stop touching the task.
+//
+// Backends may batch the commits of many workers into one transaction
+// (group commit); a commit returns only once it is durable to the level the
+// configuration asks for. The SQLite backend does this with one writer
+// thread; a PostgreSQL backend claims with FOR UPDATE SKIP LOCKED and wakes
+// workers with LISTEN/NOTIFY behind the same calls.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/result.h"
+#include "store/records.h"
+
+namespace cadre {
+
+struct TaskRef {
+  std::string task_id;
+  int64_t fence = 0;
+};
+
+// --- transitions a worker commits for the task it holds ---
+
+struct StepStarted {
+  int seq = 0;
+  std::string name;
+  std::string kind;
+  std::string idempotency_key;
+  Json input;
+  int attempt = 1;
+  TimeMs at = 0;
+};
+
+struct StepFinished {
+  int seq = 0;
+  StepState state = StepState::kDone;  // done, failed or retrying
+  Json output;
+  std::string error;
+  TimeMs at = 0;
+};
+
+// The task ends. Succeeded/skipped wake its dependents; failed fails the
+// objective and cancels tasks that can no longer run; uncertain blocks the
+// objective until an operator resolves it.
+struct TaskFinished {
+  TaskState state = TaskState::kSucceeded;
+  Json output;
+  std::string error;
+  TimeMs at = 0;
+};
+
+// The task gives up its worker until `wake_at` (timer), an event named `key`
+// arrives (event; `seq` is the step that receives the event), or the lock
+// named `key` is released (lock).
+struct TaskParked {
+  WaitKind kind = WaitKind::kTimer;
+  TimeMs wake_at = 0;
+  std::string key;
+  int seq = 0;
+  TimeMs at = 0;
+};
+
+// Take the per-resource lock `resource` for the task, held until the task
+// ends. If another task holds it, the task parks waiting for it instead and
+// CommitResult::lock_busy is set.
+struct LockAcquire {
+  std::string resource;
+  TimeMs at = 0;
+};
+
+// An event raised by a step, written in the same transaction as the step's
+// result so it exists exactly once.
+struct EventRaised {
+  EventRecord event;
+};
+
+// Give the task back (shutdown): ready again for any worker, same journal.
+struct TaskReleased {
+  TimeMs at = 0;
+};
+
+using Transition =
+    std::variant<StepStarted, StepFinished, TaskFinished, TaskParked, LockAcquire, EventRaised, TaskReleased>;
+
+struct CommitResult {
+  bool lock_busy = false;   // a LockAcquire found the lock held; the task is parked
+  int tasks_made_ready = 0; // dependents or waiters that became ready
+};
+
+// --- objectives as created by the kernel ---
+
+struct NewTask {
+  std::string id;
+  std::string key;
+  std::string kind;
+  std::string agent;
+  Json spec = Json::object();
+  std::vector<std::string> needs;  // keys of tasks in the same objective
+};
+
+struct NewObjective {
+  ObjectiveRecord objective;       // state, counters and times are filled by the store
+  std::vector<NewTask> tasks;
+};
+
+struct ObjectiveFilter {
+  std::optional<ObjectiveState> state;
+  int limit = 100;
+};
+
+struct TaskFilter {
+  std::string objective_id;        // empty: all
+  std::optional<TaskState> state;
+  int limit = 100;
+};
+
+// What an operator decides for a task left `uncertain`.
+enum class Resolution { kDone, kRedo, kFail };
+
+struct StoreOptions {
+  std::string path;                 // database file (SQLite)
+  bool synchronous_full = false;    // fsync every commit (FULL) or WAL-safe NORMAL
+  int busy_timeout_ms = 5000;
+  int max_batch = 512;              // commits per group transaction
+};
+
+struct StoreStats {
+  int64_t transactions = 0;
+  int64_t commits = 0;              // caller commits inside them
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates or upgrades the schema; refuses a database newer than this build.
+  virtual Status migrate() = 0;
+
+  // --- definitions (content-addressed snapshots runs replay against) ---
+  virtual Status put_definition(const DefinitionRecord& def) = 0;
+  virtual Result<DefinitionRecord> get_definition(const std::string& hash) = 0;
+
+  // --- objectives and tasks ---
+  // Returns false (and creates nothing) when objective.dedupe_key is taken.
+  virtual Result<bool> create_objective(const NewObjective& objective, TimeMs now) = 0;
+  virtual Result<ObjectiveRecord> get_objective(const std::string& id) = 0;
+  virtual Result<std::vector<ObjectiveRecord>> list_objectives(const ObjectiveFilter& filter) = 0;
+  virtual Result<TaskRecord> get_task(const std::string& id) = 0;
+  virtual Result<std::vector<TaskRecord>> list_tasks(const TaskFilter& filter) = 0;
+  virtual Result<std::vector<StepRecord>> get_steps(const std::string& task_id) = 0;
+  // Outputs of the succeeded tasks of an objective, by task key.
+  virtual Result<Json> task_outputs(const std::string& objective_id) = 0;
+  // Counts of tasks by state, and of objectives by state.
+  virtual Result<Json> counts() = 0;
+
+  // --- the kernel's transitions ---
+  // Claims up to `max` tasks that need a worker now: ready ones whose time
+  // has come, timers that are due, and running ones whose lease expired.
+  // Each claim increments the fence and leases the task to `worker` until
+  // now + lease_ms.
+  virtual Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now,
+                                                      int64_t lease_ms) = 0;
+  virtual Result<CommitResult> commit(const TaskRef& task, std::vector<Transition> transitions) = 0;
+  // Extends the leases of tasks this worker still holds; returns the ids whose
+  // lease was lost (fence moved on).
+  virtual Result<std::vector<std::string>> renew_leases(const std::string& worker,
+                                                        const std::vector<TaskRef>& tasks, TimeMs expires) = 0;
+  // Workers that hold leases on running tasks, and making a dead one's leases
+  // expire now so any worker can claim its tasks without waiting.
+  virtual Result<std::vector<std::string>> lease_owners() = 0;
+  virtual Status expire_leases(const std::string& worker, TimeMs now) = 0;
+  // The earliest time any task will need a claimer (0 when none is scheduled).
+  virtual Result<TimeMs> next_wake_time() = 0;
+
+  // --- events ---
+  // Records an event and wakes tasks waiting for its name. Idempotent by id.
+  virtual Status emit_event(const EventRecord& event) = 0;
+  virtual Result<std::vector<EventRecord>> unprocessed_events(int limit) = 0;
+  virtual Status mark_event_processed(const std::string& id) = 0;
+
+  // --- operator overrides (any state changes are applied atomically) ---
+  virtual Status cancel_objective(const std::string& id, TimeMs now) = 0;
+  // A failed or cancelled task (and the objective) runs again from its journal;
+  // failed steps get fresh attempts.
+  virtual Status retry_task(const std::string& task_id, TimeMs now) = 0;
+  virtual Status resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
+                              TimeMs now) = 0;
+
+  // --- triggers: last fire time per trigger id ---
+  virtual Result<TimeMs> trigger_last_fire(const std::string& trigger_id) = 0;  // 0: never
+  virtual Status set_trigger_last_fire(const std::string& trigger_id, TimeMs t) = 0;
+
+  // --- worker registry (who is alive; for `cadre status`) ---
+  virtual Status heartbeat_worker(const std::string& worker, const Json& info, TimeMs now) = 0;
+  virtual Status remove_worker(const std::string& worker) = 0;
+  virtual Result<Json> live_workers(TimeMs now, int64_t max_age_ms) = 0;
+
+  virtual StoreStats stats() const = 0;
+};
+
+// Opens the SQLite backend at options.path (creating the file), runs
+// migrations, and starts its writer.
+Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options);
+
+}  // namespace cadre
