@@ -11,8 +11,8 @@
 namespace cadre {
 
 struct ExampleFile {
-  std::string_view example;   // "saas-founder"
-  std::string_view path;      // relative to the example's root, e.g. "playbooks/digest.yaml"
+  std::string_view example;  // "saas-founder"
+  std::string_view path;     // relative to the example's root, e.g. "playbooks/digest.yaml"
   std::string_view contents;
 };
 

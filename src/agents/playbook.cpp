@@ -84,7 +84,8 @@ std::string item_path(const char* list, size_t index) {
 }
 
 Status read_input(const Json& j, const std::string& path, InputDef* input) {
-  if (!j.is_object()) return Status::Corruption("playbook snapshot: " + path + ": expected an object");
+  if (!j.is_object())
+    return Status::Corruption("playbook snapshot: " + path + ": expected an object");
   JsonReader r(j, path);
   CADRE_RETURN_IF_ERROR(r.string("name", &input->name));
   CADRE_RETURN_IF_ERROR(r.string("type", &input->type));
@@ -94,7 +95,8 @@ Status read_input(const Json& j, const std::string& path, InputDef* input) {
 }
 
 Status read_trigger(const Json& j, const std::string& path, TriggerDef* trigger) {
-  if (!j.is_object()) return Status::Corruption("playbook snapshot: " + path + ": expected an object");
+  if (!j.is_object())
+    return Status::Corruption("playbook snapshot: " + path + ": expected an object");
   JsonReader r(j, path);
   std::string kind, catchup;
   CADRE_RETURN_IF_ERROR(r.string("kind", &kind));
@@ -103,7 +105,8 @@ Status read_trigger(const Json& j, const std::string& path, TriggerDef* trigger)
   } else if (kind == "event") {
     trigger->kind = TriggerDef::Kind::kEvent;
   } else {
-    return Status::Corruption("playbook snapshot: " + r.field("kind") + ": unknown kind '" + kind + "'");
+    return Status::Corruption("playbook snapshot: " + r.field("kind") + ": unknown kind '" + kind +
+                              "'");
   }
   CADRE_RETURN_IF_ERROR(r.string("cron", &trigger->cron));
   CADRE_RETURN_IF_ERROR(r.string("time_zone", &trigger->time_zone));
@@ -123,7 +126,8 @@ Status read_trigger(const Json& j, const std::string& path, TriggerDef* trigger)
 }
 
 Status read_step(const Json& j, const std::string& path, StepDef* step) {
-  if (!j.is_object()) return Status::Corruption("playbook snapshot: " + path + ": expected an object");
+  if (!j.is_object())
+    return Status::Corruption("playbook snapshot: " + path + ": expected an object");
   JsonReader r(j, path);
   CADRE_RETURN_IF_ERROR(r.string("id", &step->id));
   CADRE_RETURN_IF_ERROR(r.string("uses", &step->uses));

@@ -14,15 +14,21 @@ namespace {
 
 constexpr size_t kMaxSteps = 1000;
 
-const std::vector<std::string> kTemplateRoots = {
-    "input", "steps", "item", "run", "task", "trigger", "event", "idempotency_key"};
+const std::vector<std::string> kTemplateRoots = {"input", "steps",   "item",  "run",
+                                                 "task",  "trigger", "event", "idempotency_key"};
 const std::vector<std::string> kInputTypes = {"string", "integer", "number", "boolean",
                                               "object", "array",   "any"};
 const std::vector<std::string> kCatchups = {"none", "latest", "all"};
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_ident_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_ident_char(char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
 
 // [a-z0-9][a-z0-9._-]*: playbook and agent names (they become file names).
 bool is_valid_name(std::string_view s) {
@@ -46,9 +52,8 @@ bool is_valid_input_name(std::string_view s) {
 // [A-Za-z0-9_][A-Za-z0-9._:-]*
 bool is_valid_event_name(std::string_view s) {
   if (s.empty() || !(is_ident_char(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return is_ident_char(c) || c == '.' || c == ':' || c == '-';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_ident_char(c) || c == '.' || c == ':' || c == '-'; });
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
@@ -139,7 +144,8 @@ std::vector<std::string> step_references(std::string_view text) {
         } else if (text[end] == '[' && end + 1 < text.size() &&
                    (text[end + 1] == '"' || text[end + 1] == '\'')) {
           size_t close = text.find(text[end + 1], end + 2);
-          if (close != std::string_view::npos) add(std::string(text.substr(end + 2, close - end - 2)));
+          if (close != std::string_view::npos)
+            add(std::string(text.substr(end + 2, close - end - 2)));
         }
       }
       i = end - 1;
@@ -160,14 +166,14 @@ struct TemplateSite {
 };
 
 struct StepInfo {
-  std::string path;            // "steps[2]"
-  YamlPos pos;                 // the step's mapping
+  std::string path;  // "steps[2]"
+  YamlPos pos;       // the step's mapping
   bool needs_explicit = false;
   YamlPos needs_pos;
   std::vector<YamlPos> need_pos;  // per entry of an explicit needs
   bool has_foreach = false;
-  std::vector<size_t> edges;   // indices of the steps it needs
-  std::set<size_t> upstream;   // transitive needs
+  std::vector<size_t> edges;  // indices of the steps it needs
+  std::set<size_t> upstream;  // transitive needs
 };
 
 class PlaybookParser {
@@ -291,8 +297,8 @@ class PlaybookParser {
         input.default_value = reader_.to_json(f->value, f->path);
         if (type_ok && !input.default_value.is_null() &&
             !matches_type(input.default_value, input.type)) {
-          reader_.error(*f, "default " + dump_json(input.default_value) + " is not of type " +
-                                input.type);
+          reader_.error(
+              *f, "default " + dump_json(input.default_value) + " is not of type " + input.type);
         }
       }
       if (const auto* f = spec->find("description")) {
@@ -358,8 +364,8 @@ class PlaybookParser {
         } else if (*v == "all") {
           trigger.catchup = Catchup::kAll;
         } else {
-          reader_.error(*f, "must be none, latest or all, got '" + *v + "'" +
-                                did_you_mean(*v, kCatchups));
+          reader_.error(
+              *f, "must be none, latest or all, got '" + *v + "'" + did_you_mean(*v, kCatchups));
         }
       }
     }
@@ -380,7 +386,8 @@ class PlaybookParser {
       }
     }
     for (const auto& input : playbook_.inputs) {
-      if (!input.required || !input.default_value.is_null() || trigger.inputs.contains(input.name)) {
+      if (!input.required || !input.default_value.is_null() ||
+          trigger.inputs.contains(input.name)) {
         continue;
       }
       if (inputs_field != nullptr) {
@@ -514,8 +521,8 @@ class PlaybookParser {
   }
 
   std::optional<RetryPolicy> parse_retry(const YamlField& field) {
-    auto map =
-        reader_.read_map(field, {"attempts", "backoff", "multiplier", "max_backoff", "jitter", "on"});
+    auto map = reader_.read_map(
+        field, {"attempts", "backoff", "multiplier", "max_backoff", "jitter", "on"});
     if (!map) return std::nullopt;
     RetryPolicy policy;
     if (const auto* f = map->find("attempts")) {
@@ -561,7 +568,8 @@ class PlaybookParser {
               status_code_from_name(name, &code)) {
             policy.retry_on.push_back(code);
           } else {
-            reader_.error(elements[i], "unknown error code '" + name + "'" + hint_or_list(name, kCodes));
+            reader_.error(elements[i],
+                          "unknown error code '" + name + "'" + hint_or_list(name, kCodes));
           }
         }
       }
@@ -573,7 +581,8 @@ class PlaybookParser {
   void collect_templates(const YAML::Node& node, const std::string& path, int step) {
     if (node.IsScalar()) {
       Json value = yaml_scalar_to_json(node);
-      if (value.is_string()) sites_.push_back({value.get<std::string>(), yaml_pos(node), path, step});
+      if (value.is_string())
+        sites_.push_back({value.get<std::string>(), yaml_pos(node), path, step});
     } else if (node.IsSequence()) {
       size_t index = 0;
       for (auto it = node.begin(); it != node.end(); ++it, ++index) {
@@ -714,8 +723,9 @@ class PlaybookParser {
     const StepInfo* info = site.step >= 0 ? &infos_[static_cast<size_t>(site.step)] : nullptr;
     for (const auto& root : *roots) {
       if (std::find(kTemplateRoots.begin(), kTemplateRoots.end(), root) == kTemplateRoots.end()) {
-        reader_.error(site.pos, site.path,
-                      "unknown name '" + root + "' in template" + hint_or_list(root, kTemplateRoots));
+        reader_.error(
+            site.pos, site.path,
+            "unknown name '" + root + "' in template" + hint_or_list(root, kTemplateRoots));
       } else if (root == "item" && (info == nullptr || !info->has_foreach || site.foreach_expr)) {
         reader_.error(site.pos, site.path,
                       site.foreach_expr ? "'item' is not defined in the foreach expression itself"
@@ -732,7 +742,8 @@ class PlaybookParser {
         reader_.error(site.pos, site.path,
                       "unknown step '" + ref + "' in template" + did_you_mean(ref, step_ids()));
       } else if (ref == step.id) {
-        reader_.error(site.pos, site.path, "a step cannot use its own output ('steps." + ref + "')");
+        reader_.error(site.pos, site.path,
+                      "a step cannot use its own output ('steps." + ref + "')");
       } else if (info->upstream.count(target->second) == 0) {
         reader_.error(site.pos, site.path,
                       "step '" + ref + "' is not upstream of step '" + step.id +
@@ -746,8 +757,8 @@ class PlaybookParser {
   PlaybookContext* context_;
   YamlReader reader_;
   PlaybookDef playbook_;
-  std::vector<StepInfo> infos_;                    // parallel to playbook_.steps
-  std::map<std::string, size_t> step_index_;      // id -> first step with it
+  std::vector<StepInfo> infos_;               // parallel to playbook_.steps
+  std::map<std::string, size_t> step_index_;  // id -> first step with it
   std::vector<TemplateSite> sites_;
 };
 

@@ -67,7 +67,8 @@ Result<std::string> read_text_file(const fs::path& path) {
 Status write_text_file(const fs::path& path, std::string_view contents) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  if (ec) return Status::IOError("cannot create " + path.parent_path().string() + ": " + ec.message());
+  if (ec)
+    return Status::IOError("cannot create " + path.parent_path().string() + ": " + ec.message());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   out.close();
@@ -120,8 +121,9 @@ void check_yaml_mapping(const fs::path& path, const std::string& relative, bool 
   if (!root) return;
   if (root->IsMap() || (allow_empty && root->IsNull())) return;
   YamlPos pos = yaml_pos(*root);
-  diagnostics->add(relative, pos.line, pos.column, "",
-                   "expected a mapping, got " + (root->IsNull() ? "an empty file" : yaml_kind(*root)));
+  diagnostics->add(
+      relative, pos.line, pos.column, "",
+      "expected a mapping, got " + (root->IsNull() ? "an empty file" : yaml_kind(*root)));
 }
 
 std::string relative_name(const fs::path& path, const fs::path& root) {

@@ -47,10 +47,10 @@ void read_store(YamlReader& reader, const YamlField& section, StoreConfig* store
 }
 
 void read_kernel(YamlReader& reader, const YamlField& section, KernelConfig* kernel) {
-  auto map = reader.read_map(section, {"workers", "lease", "heartbeat", "poll_interval",
-                                       "shutdown_grace", "max_step_input_bytes",
-                                       "max_step_output_bytes", "max_run_journal_bytes",
-                                       "max_run_steps", "max_foreach_items"});
+  auto map =
+      reader.read_map(section, {"workers", "lease", "heartbeat", "poll_interval", "shutdown_grace",
+                                "max_step_input_bytes", "max_step_output_bytes",
+                                "max_run_journal_bytes", "max_run_steps", "max_foreach_items"});
   if (!map) return;
   auto read_int = [&](const char* name, int64_t min, int64_t max, auto* out) {
     if (const auto* f = map->find(name)) {

@@ -1,22 +1,30 @@
 #include "core/yaml_util.h"
 
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <unordered_map>
 #include <utility>
 
 namespace cadre {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool all_of(std::string_view s, bool (*pred)(char)) {
   return !s.empty() && std::all_of(s.begin(), s.end(), pred);
 }
 
-bool is_octal(char c) { return c >= '0' && c <= '7'; }
+bool is_octal(char c) {
+  return c >= '0' && c <= '7';
+}
 bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -154,6 +162,38 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Records where each document's first node starts, building nothing.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& /*mark*/) override { pending_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (pending_) starts.push_back(mark);
+    pending_ = false;
+  }
+  bool pending_ = false;
+};
+
 }  // namespace
 
 YamlPos yaml_pos(const YAML::Node& node) {
@@ -221,9 +261,26 @@ std::optional<YAML::Node> parse_yaml(std::string_view text, const std::string& f
                          std::to_string(kMaxYamlBytes));
     return std::nullopt;
   }
-  std::vector<YAML::Node> documents;
+  // One document only. yaml-cpp 0.7's LoadAll() loops forever on a stray ","
+  // (jbeder/yaml-cpp#1040, fixed upstream by PR #1319) and Load() silently
+  // drops whatever follows the first document ("[a], b"). So a bounded scan
+  // of our own looks for a second document first, and Load() builds the one.
+  std::string input(text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentScan scan;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(scan); ++i) {
+    }
+    if (scan.starts.size() > 1) {
+      const YAML::Mark& second = scan.starts[1];
+      diagnostics->add(file, second.line + 1, second.column + 1, "",
+                       "YAML syntax error: unexpected text after the end of the document (a "
+                       "file holds one YAML document)");
+      return std::nullopt;
+    }
+    document = YAML::Load(input);
   } catch (const YAML::ParserException& e) {
     YamlPos pos = e.mark.is_null() ? YamlPos{} : YamlPos{e.mark.line + 1, e.mark.column + 1};
     diagnostics->add(file, pos.line, pos.column, "", "YAML syntax error: " + e.msg);
@@ -232,33 +289,26 @@ std::optional<YAML::Node> parse_yaml(std::string_view text, const std::string& f
     diagnostics->add(file, 0, 0, "", std::string("YAML error: ") + e.what());
     return std::nullopt;
   }
-  if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
-  if (documents.size() > 1) {
-    YamlPos pos = yaml_pos(documents[1]);
-    diagnostics->add(file, pos.line, pos.column, "",
-                     "the file holds " + std::to_string(documents.size()) +
-                         " YAML documents; only one is allowed");
-    return std::nullopt;
-  }
+  if (!document.IsDefined()) return YAML::Node(YAML::NodeType::Null);
 
   // Walk without recursion: aliases can make the tree a DAG (exponential
   // when expanded) or even a cycle, which the depth cap also catches.
-  std::vector<std::pair<YAML::Node, int>> stack = {{documents[0], 0}};
+  std::vector<std::pair<YAML::Node, int>> stack = {{document, 0}};
   int64_t visited = 0;
   while (!stack.empty()) {
     auto [node, depth] = std::move(stack.back());
     stack.pop_back();
     if (++visited > kMaxYamlNodes) {
-      diagnostics->add(file, 0, 0, "",
-                       "document has more than " + std::to_string(kMaxYamlNodes) +
-                           " nodes (aliases expanded)");
+      diagnostics->add(
+          file, 0, 0, "",
+          "document has more than " + std::to_string(kMaxYamlNodes) + " nodes (aliases expanded)");
       return std::nullopt;
     }
     if (depth > kMaxYamlDepth) {
       YamlPos pos = yaml_pos(node);
-      diagnostics->add(file, pos.line, pos.column, "",
-                       "document is nested deeper than " + std::to_string(kMaxYamlDepth) +
-                           " levels");
+      diagnostics->add(
+          file, pos.line, pos.column, "",
+          "document is nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
       return std::nullopt;
     }
     if (node.IsMap()) {
@@ -270,7 +320,7 @@ std::optional<YAML::Node> parse_yaml(std::string_view text, const std::string& f
       for (auto it = node.begin(); it != node.end(); ++it) stack.emplace_back(*it, depth + 1);
     }
   }
-  return documents[0];
+  return document;
 }
 
 YamlPos YamlField::pos() const {
@@ -317,7 +367,8 @@ std::optional<YamlMap> YamlReader::read_map(const YAML::Node& node, YamlPos pos,
     std::string child_path = field_path(path, name);
     auto same = seen.find(name);
     if (same != seen.end()) {
-      error(key_pos, child_path, "duplicate key (first at line " + std::to_string(same->second) + ")");
+      error(key_pos, child_path,
+            "duplicate key (first at line " + std::to_string(same->second) + ")");
       continue;
     }
     seen.emplace(name, key_pos.line);
@@ -392,8 +443,8 @@ std::optional<double> YamlReader::as_number(const YamlField& field, double min, 
     return std::nullopt;
   }
   if (*value < min || *value > max) {
-    error(field, "must be between " + format_number(min) + " and " + format_number(max) +
-                     ", got " + field.value.Scalar());
+    error(field, "must be between " + format_number(min) + " and " + format_number(max) + ", got " +
+                     field.value.Scalar());
     return std::nullopt;
   }
   return value;

@@ -132,8 +132,8 @@ class YamlReader {
   std::optional<bool> as_bool(const YamlField& field);
   std::optional<DurationMs> as_duration(const YamlField& field, DurationMs min = 0);
   // A sequence of scalars; a single scalar is accepted as a list of one.
-  std::optional<std::vector<std::string>> as_string_list(const YamlField& field,
-                                                         std::vector<YamlField>* elements = nullptr);
+  std::optional<std::vector<std::string>> as_string_list(
+      const YamlField& field, std::vector<YamlField>* elements = nullptr);
 
   // The node as JSON using the core schema. Non-scalar and duplicate keys
   // are reported (at `path`) and skipped.

@@ -154,7 +154,7 @@ void Kernel::dispatch_loop() {
     }
     int want = std::min(free_slots, kClaimBatch);
     TimeMs now = clock_.now_ms();
-    auto claimed = store_.claim_tasks(worker_id_, want, now, config_.lease);
+    auto claimed = store_.claim_tasks(worker_id_, want, now, config_.lease, agent_limits_);
     if (!claimed.ok()) {
       spdlog::warn("claiming tasks failed: {}", claimed.status().to_string());
     } else if (!claimed->empty()) {
@@ -191,12 +191,18 @@ void Kernel::worker_loop() {
       queue_.pop_front();
       ++busy_;
     }
-    std::string id = task.id;
-    run_task(std::move(task));
+    std::optional<TaskRecord> next = std::move(task);
+    while (next) {
+      std::string id = next->id;
+      std::optional<TaskRecord> handed = run_task(std::move(*next));
+      std::lock_guard lock(mutex_);
+      in_flight_.erase(id);
+      if (handed) in_flight_[handed->id] = handed->fence;
+      next = std::move(handed);
+    }
     {
       std::lock_guard lock(mutex_);
       --busy_;
-      in_flight_.erase(id);
       ++wake_generation_;  // a finished task may have made others ready
     }
     dispatcher_wake_.notify_one();
@@ -204,18 +210,20 @@ void Kernel::worker_loop() {
   }
 }
 
-void Kernel::run_task(TaskRecord task) {
+std::optional<TaskRecord> Kernel::run_task(TaskRecord task) {
   tasks_run_.fetch_add(1);
   std::vector<StepRecord> journal;
   if (task.journal_len > 0) {
     auto steps = store_.get_steps(task.id);
     if (!steps.ok()) {
       spdlog::warn("task {}: cannot read its journal: {}", task.id, steps.status().to_string());
-      return;  // the lease expires and another claim tries again
+      return std::nullopt;  // the lease expires and another claim tries again
     }
     journal = std::move(steps).value();
   }
-  TaskEnvironment env{&store_, &clock_, &config_, &rate_limiter_, &release_now_, [this] { return next_random(); }};
+  TaskEnvironment env{&store_,       &clock_,   &config_,
+                      &rate_limiter_, &release_now_, [this] { return next_random(); },
+                      worker_id_,     config_.lease};
   auto handler = handlers_.find(task.kind);
   TaskContext context(std::move(env), task, std::move(journal));
   Result<Json> result = handler == handlers_.end()
@@ -233,6 +241,12 @@ void Kernel::run_task(TaskRecord task) {
   } else if (result.ok()) {
     tasks_finished_.fetch_add(1);
   }
+  if (stopping_) {
+    // No new work at shutdown: give a handed-off task straight back.
+    if (auto next = context.take_handoff()) (void)store_.commit({next->id, next->fence}, {TaskReleased{clock_.now_ms()}});
+    return std::nullopt;
+  }
+  return context.take_handoff();
 }
 
 void Kernel::heartbeat_loop() {

@@ -53,6 +53,8 @@ class Kernel {
   // Before start(): which handler runs tasks of `kind`.
   void register_handler(const std::string& kind, std::shared_ptr<TaskHandler> handler);
   RateLimiter& rate_limiter() { return rate_limiter_; }
+  // Before start(): the most tasks of each agent that may run at once.
+  void set_agent_limits(AgentLimits limits) { agent_limits_ = std::move(limits); }
 
   Status start();
   void stop();
@@ -69,7 +71,8 @@ class Kernel {
   void dispatch_loop();
   void worker_loop();
   void heartbeat_loop();
-  void run_task(TaskRecord task);
+  // Runs the task; returns the dependent handed to this worker, if any.
+  std::optional<TaskRecord> run_task(TaskRecord task);
   void recover_dead_local_workers();
   double next_random();
 
@@ -79,6 +82,7 @@ class Kernel {
   const std::string worker_id_;
   std::map<std::string, std::shared_ptr<TaskHandler>> handlers_;
   RateLimiter rate_limiter_;
+  AgentLimits agent_limits_;
 
   std::atomic<bool> stopping_{false};      // no new claims
   std::atomic<bool> release_now_{false};   // running tasks release at their next step

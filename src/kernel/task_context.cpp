@@ -276,9 +276,16 @@ Status TaskContext::finish(const Result<Json>& result) {
                          ? "internal: handler suspended without parking: " + result.status().message()
                          : result.status().to_string();
   }
-  Status s = flush({finished});
+  bool stopping = env_.stopping && env_.stopping->load();
+  if (!env_.worker_id.empty() && !stopping) {
+    finished.handoff_worker = env_.worker_id;
+    finished.handoff_lease_ms = env_.lease_ms;
+  }
+  auto committed = commit_now({finished});
   settled_ = true;
-  return s;
+  if (!committed.ok()) return committed.status();
+  handoff_ = std::move(committed->next);
+  return Status::Ok();
 }
 
 }  // namespace cadre

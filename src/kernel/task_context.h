@@ -20,6 +20,8 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,8 @@ struct TaskEnvironment {
   RateLimiter* rate_limiter = nullptr;       // may be null
   const std::atomic<bool>* stopping = nullptr;  // shutdown: release instead of starting new steps
   std::function<double()> random;            // [0,1); jitter
+  std::string worker_id = {};                // non-empty: take a ready dependent on finishing (hand-off)
+  int64_t lease_ms = 0;
 };
 
 class TaskContext {
@@ -99,6 +103,9 @@ class TaskContext {
   // Set once the task was parked, released or ended through this context.
   bool settled() const { return settled_; }
 
+  // The dependent claimed for this worker when the task finished, if any.
+  std::optional<TaskRecord> take_handoff() { return std::exchange(handoff_, std::nullopt); }
+
  private:
   Status flush(std::vector<Transition> extra);
   Result<CommitResult> commit_now(std::vector<Transition> extra);
@@ -115,6 +122,7 @@ class TaskContext {
   int64_t journal_bytes_ = 0;
   bool skipped_ = false;
   bool settled_ = false;
+  std::optional<TaskRecord> handoff_;
 };
 
 // "unavailable: connection reset" -> Status::Unavailable("connection reset").

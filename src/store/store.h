@@ -15,6 +15,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,11 @@ struct TaskFinished {
   Json output;
   std::string error;
   TimeMs at = 0;
+  // Hand-off: when set and a dependent became ready, it is claimed for this
+  // worker in the same transaction (CommitResult::next), so a chain of tasks
+  // flows through one worker without a round trip through the dispatcher.
+  std::string handoff_worker = {};
+  int64_t handoff_lease_ms = 0;
 };
 
 // The task gives up its worker until `wake_at` (timer), an event named `key`
@@ -96,7 +102,8 @@ using Transition =
 
 struct CommitResult {
   bool lock_busy = false;   // a LockAcquire found the lock held; the task is parked
-  int tasks_made_ready = 0; // dependents or waiters that became ready
+  int tasks_made_ready = 0; // dependents or waiters that became ready (not counting `next`)
+  std::optional<TaskRecord> next;  // the dependent claimed by hand-off, if any
 };
 
 // --- objectives as created by the kernel ---
@@ -125,6 +132,9 @@ struct TaskFilter {
   std::optional<TaskState> state;
   int limit = 100;
 };
+
+// Most tasks of one agent that may run at once, by agent name.
+using AgentLimits = std::map<std::string, int>;
 
 // What an operator decides for a task left `uncertain`.
 enum class Resolution { kDone, kRedo, kFail };
@@ -170,8 +180,10 @@ class Store {
   // has come, timers that are due, and running ones whose lease expired.
   // Each claim increments the fence and leases the task to `worker` until
   // now + lease_ms.
+  // `agent_limits` caps the tasks of an agent running at once across all
+  // workers (agents not named are unlimited).
   virtual Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now,
-                                                      int64_t lease_ms) = 0;
+                                                      int64_t lease_ms, const AgentLimits& agent_limits = {}) = 0;
   virtual Result<CommitResult> commit(const TaskRef& task, std::vector<Transition> transitions) = 0;
   // Extends the leases of tasks this worker still holds; returns the ids whose
   // lease was lost (fence moved on).

@@ -325,6 +325,23 @@ TEST_F(StoreTest, DeadWorkersLeasesCanBeExpiredAtOnce) {
   EXPECT_EQ(again[0].fence, t.fence + 1);
 }
 
+TEST_F(StoreTest, AnAgentRunsNoMoreTasksAtOnceThanItsLimit) {
+  NewObjective n;
+  n.objective.id = new_id("obj", now_);
+  for (int i = 0; i < 3; ++i) n.tasks.push_back({new_id("tsk", now_), "w" + std::to_string(i), "test", "writer", {}, {}});
+  n.tasks.push_back({new_id("tsk", now_), "free", "test", "", {}, {}});
+  ASSERT_TRUE(store_->create_objective(n, now_).ok());
+  AgentLimits limits = {{"writer", 1}};
+  auto first = store_->claim_tasks("w1", 10, now_, 1000, limits);
+  ASSERT_EQ(first->size(), 2u) << "one writer task and the unlimited one";
+  EXPECT_TRUE(store_->claim_tasks("w2", 10, now_, 1000, limits)->empty());
+  const TaskRecord& writer = (*first)[0].agent == "writer" ? (*first)[0] : (*first)[1];
+  ASSERT_TRUE(succeed(writer).ok());
+  EXPECT_EQ(store_->claim_tasks("w2", 10, now_, 1000, limits)->size(), 1u);
+  now_ += 1001;  // leases lapse: a reclaim is not blocked by the task's own stale lease
+  EXPECT_EQ(store_->claim_tasks("w3", 10, now_, 1000, limits)->size(), 2u);
+}
+
 TEST_F(StoreTest, TriggerFireTimesOnlyMoveForward) {
   EXPECT_EQ(*store_->trigger_last_fire("pb#0"), 0);
   ASSERT_TRUE(store_->set_trigger_last_fire("pb#0", 2000).ok());

@@ -40,34 +40,49 @@ void GroupCommitWriter::loop() {
 }
 
 void GroupCommitWriter::run_batch(std::deque<Op>& batch) {
+  // Fast path: every operation in one transaction, no savepoints. If any
+  // operation fails, the whole transaction is rolled back and each operation
+  // runs again in a transaction of its own, so one failure (a stale fence,
+  // say) never undoes the others and never leaves a partial write behind.
+  std::vector<Status> results;
+  results.reserve(batch.size());
   Status begin = db_->run("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (auto& op : batch) op.done(begin);
     return;
   }
-  std::vector<Status> results;
-  results.reserve(batch.size());
+  bool all_ok = true;
   for (auto& op : batch) {
-    Status s = db_->run("SAVEPOINT op");
+    results.push_back(op.apply(*db_));
+    if (!results.back().ok()) {
+      all_ok = false;
+      break;
+    }
+  }
+  if (all_ok) {
+    Status commit = db_->run("COMMIT");
+    if (commit.ok()) {
+      transactions_.fetch_add(1);
+      operations_.fetch_add(static_cast<int64_t>(batch.size()));
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+      return;
+    }
+  }
+  (void)db_->run("ROLLBACK");
+  for (auto& op : batch) {
+    Status s = db_->run("BEGIN IMMEDIATE");
     if (s.ok()) {
       s = op.apply(*db_);
-      // A failed operation leaves no trace; the others in the batch still commit.
-      Status undo = s.ok() ? Status::Ok() : db_->run("ROLLBACK TO op");
-      Status release = db_->run("RELEASE op");
-      if (s.ok() && !release.ok()) s = release;
-      if (s.ok() && !undo.ok()) s = undo;
+      Status end = db_->run(s.ok() ? "COMMIT" : "ROLLBACK");
+      if (s.ok() && !end.ok()) {
+        (void)db_->run("ROLLBACK");
+        s = end;
+      }
+      if (s.ok()) transactions_.fetch_add(1);
     }
-    results.push_back(std::move(s));
+    operations_.fetch_add(1);
+    op.done(s);
   }
-  Status commit = db_->run("COMMIT");
-  if (!commit.ok()) {
-    (void)db_->run("ROLLBACK");
-    for (auto& op : batch) op.done(commit);
-    return;
-  }
-  transactions_.fetch_add(1);
-  operations_.fetch_add(static_cast<int64_t>(batch.size()));
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
 }
 
 }  // namespace cadre

@@ -1,7 +1,8 @@
 // GroupCommitWriter: the single writer of a SQLite database. Callers on any
 // thread submit write operations; one thread runs every operation queued
-// meanwhile inside one transaction (each in its own savepoint, so a failing
-// operation does not undo the others) and commits once. Durability therefore
+// meanwhile inside one transaction and commits once. If an operation fails,
+// the batch is rolled back and each operation runs alone, so a failure never
+// undoes the others nor leaves a partial write. Durability therefore
 // costs one commit (one fsync with synchronous=FULL) per batch, not per
 // write. A caller is answered only after its batch committed.
 //

@@ -183,10 +183,29 @@ Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, cons
   return static_cast<int>(cancelled.size());
 }
 
+// Claims one ready task for `worker` (hand-off), if it is still ready. Tasks
+// of agents go through the dispatcher, which applies per-agent limits.
+Result<std::optional<TaskRecord>> claim_one(SqliteDb& db, const std::string& task_id, const std::string& worker,
+                                            TimeMs now, int64_t lease_ms) {
+  PREPARE(upd, db,
+          sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
+                   "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
+                   "WHERE id = ?4 AND state = 'ready' AND agent = '' RETURNING ",
+                   kTaskColumns, ""));
+  upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, task_id);
+  CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
+  if (!row) return std::optional<TaskRecord>();
+  TaskRecord claimed = task_from_row(*upd);
+  CADRE_RETURN_IF_ERROR(upd->run());
+  return std::optional<TaskRecord>(std::move(claimed));
+}
+
 // Applies the end of a task: its own row, its locks, its dependents and its
-// objective. Returns how many tasks became ready.
+// objective. Returns how many tasks became ready; with a hand-off worker,
+// one of them may be claimed into `next` instead.
 Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::string& objective_id,
-                        const std::string& task_key, const TaskFinished& f) {
+                        const std::string& task_key, const TaskFinished& f,
+                        std::optional<TaskRecord>* next = nullptr) {
   {
     PREPARE(upd, db,
             "UPDATE tasks SET state = ?1, output = ?2, error = ?3, finished_at = ?4, run_at = 0, "
@@ -211,12 +230,19 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
             "UPDATE tasks SET deps_left = deps_left - 1, "
             "state = CASE WHEN deps_left = 1 AND state = 'pending' THEN 'ready' ELSE state END, "
             "run_at = CASE WHEN deps_left = 1 AND state = 'pending' THEN ?1 ELSE run_at END "
-            "WHERE id IN (SELECT child FROM task_edges WHERE parent = ?2) RETURNING state");
+            "WHERE id IN (SELECT child FROM task_edges WHERE parent = ?2) RETURNING state, id");
     children->bind(1, f.at).bind(2, task_id);
+    std::string handoff;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, children->step());
       if (!row) break;
-      if (children->text_at(0) == "ready") ++made_ready;
+      if (children->text_at(0) != "ready") continue;
+      ++made_ready;
+      if (handoff.empty()) handoff = children->text_at(1);
+    }
+    if (next && !handoff.empty() && !f.handoff_worker.empty()) {
+      CADRE_ASSIGN_OR_RETURN(*next, claim_one(db, handoff, f.handoff_worker, f.at, f.handoff_lease_ms));
+      if (next->has_value()) --made_ready;
     }
     PREPARE(obj, db,
             "UPDATE objectives SET tasks_left = tasks_left - 1, updated_at = ?1, "
@@ -365,7 +391,8 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
               "tasks_total, tasks_left, created_at, updated_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), ?10, ?10, ?11, ?11)");
       ins->bind(1, o.id).bind(2, o.title).bind(3, o.owner).bind(4, o.source).bind(5, o.playbook);
-      ins->bind(6, o.inputs).bind(7, o.versions);
+      ins->bind(6, o.inputs.is_null() ? Json::object() : o.inputs);
+      ins->bind(7, o.versions.is_null() ? Json::object() : o.versions);
       ins->bind(8, n.tasks.empty() ? "succeeded" : "running").bind(9, o.dedupe_key);
       ins->bind(10, static_cast<int64_t>(n.tasks.size())).bind(11, now);
       CADRE_RETURN_IF_ERROR(ins->run());
@@ -385,7 +412,8 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
               "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, run_at, created_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
       bool ready = t.needs.empty();
-      ins->bind(1, t.id).bind(2, o.id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent).bind(6, t.spec);
+      ins->bind(1, t.id).bind(2, o.id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent);
+      ins->bind(6, t.spec.is_null() ? Json::object() : t.spec);
       ins->bind(7, ready ? "ready" : "pending").bind(8, static_cast<int64_t>(t.needs.size()));
       ins->bind(9, ready ? now : 0).bind(10, now);
       CADRE_RETURN_IF_ERROR(ins->run());
@@ -504,23 +532,70 @@ Result<Json> SqliteStore::counts() {
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& worker, int max, TimeMs now,
-                                                         int64_t lease_ms) {
+                                                         int64_t lease_ms, const AgentLimits& agent_limits) {
   using Rows = std::vector<TaskRecord>;
   return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    PREPARE(upd, db,
-            sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
-                     "claims = claims + 1, run_at = ?2, "
-                     "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
-                     "wait_kind = 'none', wait_key = '', wait_seq = 0 "
-                     "WHERE id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 "
-                     "ORDER BY run_at LIMIT ?4) RETURNING ",
-                     kTaskColumns, ""));
-    upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
     Rows rows;
-    while (true) {
+    if (agent_limits.empty()) {
+      PREPARE(upd, db,
+              sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
+                       "claims = claims + 1, run_at = ?2, "
+                       "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
+                       "wait_kind = 'none', wait_key = '', wait_seq = 0 "
+                       "WHERE id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 "
+                       "ORDER BY run_at LIMIT ?4) RETURNING ",
+                       kTaskColumns, ""));
+      upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
+        if (!row) break;
+        rows.push_back(task_from_row(*upd));
+      }
+      return rows;
+    }
+    // With per-agent limits: look at more candidates than needed and skip
+    // those whose agent already runs its maximum (live leases only; a task
+    // whose lease expired is being reclaimed, not running).
+    std::map<std::string, int> running;
+    {
+      PREPARE(count, db,
+              "SELECT agent, count(*) FROM tasks WHERE state = 'running' AND agent != '' AND run_at > ?1 "
+              "GROUP BY agent");
+      count->bind(1, now);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, count->step());
+        if (!row) break;
+        running[count->text_at(0)] = static_cast<int>(count->int_at(1));
+      }
+    }
+    std::vector<std::string> chosen;
+    {
+      PREPARE(sel, db, "SELECT id, agent FROM tasks WHERE run_at > 0 AND run_at <= ?1 ORDER BY run_at LIMIT ?2");
+      sel->bind(1, now).bind(2, max * 4);
+      while (static_cast<int>(chosen.size()) < max) {
+        CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+        if (!row) break;
+        std::string agent = sel->text_at(1);
+        auto limit = agent_limits.find(agent);
+        if (!agent.empty() && limit != agent_limits.end()) {
+          if (running[agent] >= limit->second) continue;
+          ++running[agent];
+        }
+        chosen.push_back(sel->text_at(0));
+      }
+    }
+    for (const auto& id : chosen) {
+      PREPARE(upd, db,
+              sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
+                       "claims = claims + 1, run_at = ?2, "
+                       "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
+                       "wait_kind = 'none', wait_key = '', wait_seq = 0 "
+                       "WHERE id = ?4 AND run_at > 0 AND run_at <= ?3 RETURNING ",
+                       kTaskColumns, ""));
+      upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
       CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-      if (!row) break;
-      rows.push_back(task_from_row(*upd));
+      if (row) rows.push_back(task_from_row(*upd));
+      CADRE_RETURN_IF_ERROR(upd->run());
     }
     return rows;
   });
@@ -574,7 +649,7 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
               }
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskFinished>) {
-              CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id, live.key, t));
+              CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id, live.key, t, &result.next));
               result.tasks_made_ready += n;
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskParked>) {

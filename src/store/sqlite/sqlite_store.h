@@ -32,8 +32,8 @@ class SqliteStore final : public Store {
   Result<std::vector<StepRecord>> get_steps(const std::string& task_id) override;
   Result<Json> task_outputs(const std::string& objective_id) override;
   Result<Json> counts() override;
-  Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now,
-                                              int64_t lease_ms) override;
+  Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now, int64_t lease_ms,
+                                              const AgentLimits& agent_limits = {}) override;
   Result<CommitResult> commit(const TaskRef& task, std::vector<Transition> transitions) override;
   Result<std::vector<std::string>> renew_leases(const std::string& worker, const std::vector<TaskRef>& tasks,
                                                 TimeMs expires) override;
