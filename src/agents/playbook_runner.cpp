@@ -29,9 +29,9 @@ Result<Json> convert_input(const InputDef& def, const Json& value) {
       return wrong();
     }
     // number, object, array: JSON text
-    Json parsed = Json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) return wrong();
-    return convert_input(def, parsed);
+    auto parsed = parse_json(text, "input '" + def.name + "'");
+    if (!parsed.ok()) return wrong();
+    return convert_input(def, *parsed);
   }
   bool ok = (type == "string" && value.is_string()) || (type == "integer" && value.is_number_integer()) ||
             (type == "number" && value.is_number()) || (type == "boolean" && value.is_boolean()) ||

@@ -1,8 +1,46 @@
 #include "core/json.h"
 
+#include <algorithm>
+
 namespace cadre {
 
+namespace {
+
+// The deepest nesting of arrays and objects in `text`, ignoring strings.
+// Copying, comparing and printing a parsed value recurse, so untrusted
+// input that nests deeper than kMaxJsonDepth is refused before parsing.
+int nesting_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Result<Json> parse_json(std::string_view text, std::string_view what) {
+  if (nesting_depth(text) > kMaxJsonDepth) {
+    return Status::InvalidArgument(std::string(what) + ": JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
+                                   " levels");
+  }
   Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     // Re-parse with exceptions only to obtain the library's precise message.

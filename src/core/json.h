@@ -12,7 +12,10 @@ namespace cadre {
 
 using Json = nlohmann::json;
 
-// Parses `text`; the error names `what` (a file, flag or field) and the byte offset.
+inline constexpr int kMaxJsonDepth = 128;
+
+// Parses `text`; the error names `what` (a file, flag or field) and the byte
+// offset. Values nested deeper than kMaxJsonDepth are refused.
 Result<Json> parse_json(std::string_view text, std::string_view what);
 
 // Compact serialization that never throws: invalid UTF-8 is replaced.
