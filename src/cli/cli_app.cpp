@@ -104,7 +104,7 @@ int cli_main(int argc, char** argv) {
   resolve->add_option("--note", note, "why (kept in the trace)");
   dispatch(resolve, [&] {
     if (!done && !redo && !fail) {
-      return report_error(Status::InvalidArgument("resolve needs one of --done, --redo, --fail"));
+      return usage_error("resolve needs one of --done, --redo, --fail");
     }
     return cmd_resolve(global, id, done ? Resolution::kDone : redo ? Resolution::kRedo : Resolution::kFail, note);
   });

@@ -162,6 +162,11 @@ int report_error(const Status& status) {
   return exit_code_for(status);
 }
 
+int usage_error(const std::string& message) {
+  std::cerr << "error: " << message << "\n";
+  return 2;
+}
+
 int cmd_init(const std::string& dir, const std::string& example) {
   Status s = init_workspace(dir, example);
   if (!s.ok()) return report_error(s);
@@ -202,7 +207,7 @@ int cmd_run(const GlobalOptions& global, const std::string& playbook, const std:
   auto started = start_playbook(*session->store, session->workspace, request, now_ms());
   if (!started.ok()) return report_error(started.status());
   const std::string id = started->objective_id;
-  if (!json) std::cout << id << "\n";
+  if (!json) std::cout << id << std::endl;  // flushed: a script may read it while we wait
   if (!worker_alive(*session->store)) {
     std::cerr << "note: no worker is running; start `cadre serve` in this workspace to carry it out\n";
   }
@@ -279,6 +284,10 @@ int cmd_status(const GlobalOptions& global, bool json) {
     std::cout << "needs you: task " << item["task"].get<std::string>() << " (" << item["key"].get<std::string>()
               << "): " << item["why"].get<std::string>() << "\n";
   }
+  for (const auto& e : s["rejected_events"]) {
+    std::cout << "rejected:  event " << e["id"].get<std::string>() << " (" << e["name"].get<std::string>()
+              << "): " << e["error"].get<std::string>() << "\n";
+  }
   for (const auto& item : s["recent_failures"]) {
     std::cout << "failed:    " << item["objective"].get<std::string>() << " " << item["error"].get<std::string>()
               << "\n";
@@ -296,9 +305,8 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
     if (!state.empty()) {
       ObjectiveState s;
       if (!parse_objective_state(state, &s))
-        return report_error(Status::InvalidArgument("--state '" + state +
-                                                    "' is not an objective state (running, uncertain, succeeded, "
-                                                    "failed, cancelled)"));
+        return usage_error("--state '" + state +
+                           "' is not an objective state (running, uncertain, succeeded, failed, cancelled)");
       filter.state = s;
     }
     auto list = session->store->list_objectives(filter);
@@ -316,9 +324,9 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
     if (!state.empty()) {
       TaskState s;
       if (!parse_task_state(state, &s))
-        return report_error(Status::InvalidArgument("--state '" + state +
-                                                    "' is not a task state (pending, ready, running, waiting, "
-                                                    "uncertain, succeeded, failed, cancelled, skipped)"));
+        return usage_error("--state '" + state +
+                           "' is not a task state (pending, ready, running, waiting, uncertain, succeeded, failed, "
+                           "cancelled, skipped)");
       filter.state = s;
     }
     auto list = session->store->list_tasks(filter);

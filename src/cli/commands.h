@@ -18,6 +18,8 @@ struct GlobalOptions {
 int exit_code_for(const Status& status);
 // Prints "error: ..." to stderr and returns its exit code.
 int report_error(const Status& status);
+// A wrong invocation found after parsing: prints it and returns 2 (bad usage).
+int usage_error(const std::string& message);
 
 int cmd_init(const std::string& dir, const std::string& example);
 int cmd_check(const GlobalOptions& global, bool json);

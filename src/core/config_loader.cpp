@@ -142,8 +142,9 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
   if (!root) return config;
   YamlReader reader(file, diagnostics);
   try {
-    auto map = reader.read_map(*root, {1, 1}, "", {"name", "store", "kernel", "server", "tools"},
-                               {"models", "connectors", "memory", "policies", "secrets", "agents"});
+    auto map =
+        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools"},
+                        {"models", "connectors", "memory", "policies", "secrets", "agents"});
     if (!map) return config;
     if (const auto* f = map->find("name")) {
       if (auto v = reader.as_string(*f)) {

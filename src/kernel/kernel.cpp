@@ -1,5 +1,6 @@
 #include "kernel/kernel.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -140,6 +141,7 @@ KernelStats Kernel::stats() const {
 }
 
 void Kernel::dispatch_loop() {
+  pthread_setname_np(pthread_self(), "cadre-dispatch");
   while (!stopping_) {
     int free_slots;
     uint64_t generation;
@@ -181,6 +183,7 @@ void Kernel::dispatch_loop() {
 }
 
 void Kernel::worker_loop() {
+  pthread_setname_np(pthread_self(), "cadre-worker");
   while (true) {
     TaskRecord task;
     {
@@ -213,7 +216,7 @@ void Kernel::worker_loop() {
 std::optional<TaskRecord> Kernel::run_task(TaskRecord task) {
   tasks_run_.fetch_add(1);
   std::vector<StepRecord> journal;
-  if (task.journal_len > 0) {
+  if (task.claims > 1) {  // only an earlier claim can have journaled steps
     auto steps = store_.get_steps(task.id);
     if (!steps.ok()) {
       spdlog::warn("task {}: cannot read its journal: {}", task.id, steps.status().to_string());
@@ -250,6 +253,7 @@ std::optional<TaskRecord> Kernel::run_task(TaskRecord task) {
 }
 
 void Kernel::heartbeat_loop() {
+  pthread_setname_np(pthread_self(), "cadre-heartbeat");
   while (true) {
     {
       std::unique_lock lock(mutex_);

@@ -29,6 +29,9 @@ Result<Json> kernel_status(Store& store, TimeMs now) {
   for (const auto& t : uncertain) {
     out["needs_attention"].push_back({{"task", t.id}, {"objective", t.objective_id}, {"key", t.key}, {"why", t.error}});
   }
+  CADRE_ASSIGN_OR_RETURN(auto rejected, store.rejected_events(5));
+  out["rejected_events"] = Json::array();
+  for (const auto& e : rejected) out["rejected_events"].push_back(to_json(e));
   out["recent_failures"] = Json::array();
   for (const auto& o : failed) {
     out["recent_failures"].push_back({{"objective", o.id}, {"title", o.title}, {"error", o.error}});
@@ -57,7 +60,7 @@ Result<Json> build_trace(Store& store, const std::string& id, const Json& curren
     Json t = to_json(task);
     t["needs"] = task.spec.value("needs", Json::array());
     t["steps"] = Json::array();
-    if (task.journal_len > 0) {
+    if (task.claims > 0) {
       CADRE_ASSIGN_OR_RETURN(auto steps, store.get_steps(task.id));
       for (const auto& s : steps) t["steps"].push_back(to_json(s));
     }

@@ -40,8 +40,14 @@ Status status_from_journal(const std::string& text) {
 }
 
 TaskContext::TaskContext(TaskEnvironment env, TaskRecord task, std::vector<StepRecord> journal)
-    : env_(std::move(env)), task_(std::move(task)), journal_bytes_(task_.journal_bytes) {
-  for (auto& step : journal) journal_.emplace(step.seq, std::move(step));
+    : env_(std::move(env)), task_(std::move(task)) {
+  // A task claimed before may hold a lock taken just before a crash, even if
+  // the journal does not show it yet; only a first claim is known to hold none.
+  holds_locks_ = task_.claims > 1;
+  for (auto& step : journal) {
+    journal_bytes_ += json_size(step.input) + json_size(step.output);
+    journal_.emplace(step.seq, std::move(step));
+  }
 }
 
 std::string TaskContext::idempotency_key(int seq) const { return task_.id + "-" + std::to_string(seq); }
@@ -240,6 +246,7 @@ Status TaskContext::lock(const std::string& resource) {
     settled_ = true;
     return Status::Suspended("waiting for lock " + resource);
   }
+  holds_locks_ = true;
   pending_.push_back(StepStarted{seq, "lock:" + resource, "lock", idempotency_key(seq),
                                  Json{{"resource", resource}}, 1, now});
   pending_.push_back(StepFinished{seq, StepState::kDone, Json{{"resource", resource}}, "", now});
@@ -276,6 +283,7 @@ Status TaskContext::finish(const Result<Json>& result) {
                          ? "internal: handler suspended without parking: " + result.status().message()
                          : result.status().to_string();
   }
+  finished.releases_locks = holds_locks_;
   bool stopping = env_.stopping && env_.stopping->load();
   if (!env_.worker_id.empty() && !stopping) {
     finished.handoff_worker = env_.worker_id;

@@ -122,6 +122,7 @@ class TaskContext {
   int64_t journal_bytes_ = 0;
   bool skipped_ = false;
   bool settled_ = false;
+  bool holds_locks_ = false;  // a lock step was taken (now or in the journal)
   std::optional<TaskRecord> handoff_;
 };
 

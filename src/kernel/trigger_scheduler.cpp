@@ -71,18 +71,25 @@ Result<int> TriggerScheduler::deliver_events() {
   int fired = 0;
   CADRE_ASSIGN_OR_RETURN(auto pending, store_.unprocessed_events(100));
   for (const auto& event : pending) {
-    bool all_ok = true;
+    bool transient = false;
+    std::string rejected;
     for (const auto& trigger : events_) {
       if (trigger.event != event.name) continue;
       Status s = trigger.fire(event, "event:" + event.id + ":" + trigger.id);
-      if (!s.ok()) {
-        spdlog::error("trigger {}: event {} failed: {}", trigger.id, event.id, s.to_string());
-        all_ok = false;
-        continue;
+      if (s.ok()) {
+        ++fired;
+      } else if (s.is(StatusCode::kUnavailable) || s.is(StatusCode::kResourceExhausted) ||
+                 s.is(StatusCode::kIOError)) {
+        // The store could not take it now: the event stays pending and is tried again.
+        spdlog::warn("trigger {}: event {} will be retried: {}", trigger.id, event.id, s.to_string());
+        transient = true;
+      } else {
+        // The event cannot start this playbook (bad data): set it aside, visibly.
+        spdlog::error("trigger {}: event {} rejected: {}", trigger.id, event.id, s.to_string());
+        rejected += (rejected.empty() ? "" : "; ") + trigger.id + ": " + s.message();
       }
-      ++fired;
     }
-    if (all_ok) CADRE_RETURN_IF_ERROR(store_.mark_event_processed(event.id));
+    if (!transient) CADRE_RETURN_IF_ERROR(store_.mark_event_processed(event.id, rejected));
   }
   return fired;
 }

@@ -10,7 +10,10 @@
 //
 // Events: every stored event not yet processed is handed to each trigger
 // listening for its name (dedupe key: event id and trigger id), then marked
-// processed.
+// processed. An event a trigger cannot start from (its data does not fit the
+// playbook's inputs) is marked processed with the error recorded, so it is
+// visible in `cadre status` and never blocks later events; only a transient
+// store error leaves it pending for the next pass.
 //
 // Thread-safety: add_* before start(); tick() from one thread at a time.
 #pragma once

@@ -121,7 +121,6 @@ Json to_json(const TaskRecord& t) {
           {"claims", t.claims},
           {"output", t.output},
           {"error", t.error},
-          {"journal_len", t.journal_len},
           {"created_at", t.created_at},
           {"started_at", t.started_at},
           {"started", time_json(t.started_at)},
@@ -151,7 +150,7 @@ Json to_json(const EventRecord& e) {
   return {{"id", e.id},           {"name", e.name},
           {"data", e.data},       {"source", e.source},
           {"created_at", e.created_at}, {"created", time_json(e.created_at)},
-          {"processed", e.processed}};
+          {"processed", e.processed}, {"error", e.error}};
 }
 
 }  // namespace cadre

@@ -76,8 +76,6 @@ struct TaskRecord {
   int claims = 0;
   Json output;              // null until succeeded
   std::string error;
-  int journal_len = 0;
-  int64_t journal_bytes = 0;
   TimeMs created_at = 0;
   TimeMs started_at = 0;
   TimeMs finished_at = 0;
@@ -106,6 +104,7 @@ struct EventRecord {
   std::string source;       // "cli", "step:TASK:SEQ", "webhook:NAME"
   TimeMs created_at = 0;
   bool processed = false;
+  std::string error = {};   // set when a trigger could not start from it
 };
 
 struct DefinitionRecord {

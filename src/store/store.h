@@ -65,6 +65,7 @@ struct TaskFinished {
   // flows through one worker without a round trip through the dispatcher.
   std::string handoff_worker = {};
   int64_t handoff_lease_ms = 0;
+  bool releases_locks = true;  // false: the task is known to hold none (saves a lookup)
 };
 
 // The task gives up its worker until `wake_at` (timer), an event named `key`
@@ -200,7 +201,10 @@ class Store {
   // Records an event and wakes tasks waiting for its name. Idempotent by id.
   virtual Status emit_event(const EventRecord& event) = 0;
   virtual Result<std::vector<EventRecord>> unprocessed_events(int limit) = 0;
-  virtual Status mark_event_processed(const std::string& id) = 0;
+  // Marks the event handled; a non-empty `error` records why a trigger
+  // could not start from it (shown by `cadre status`).
+  virtual Status mark_event_processed(const std::string& id, const std::string& error = "") = 0;
+  virtual Result<std::vector<EventRecord>> rejected_events(int limit) = 0;
 
   // --- operator overrides (any state changes are applied atomically) ---
   virtual Status cancel_objective(const std::string& id, TimeMs now) = 0;

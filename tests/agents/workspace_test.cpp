@@ -129,8 +129,9 @@ TEST(PlaybookTest, ParsesEveryField) {
   EXPECT_FALSE(save.retry->jitter);
   EXPECT_EQ(save.retry->retry_on,
             (std::vector<StatusCode>{StatusCode::kUnavailable, StatusCode::kDeadlineExceeded}));
-  EXPECT_EQ(playbook.find_step("done")->with,
-            Json::parse(R"({"event":"onboarded","data":{"customer":"{{ input.customer }}","count":2}})"));
+  EXPECT_EQ(
+      playbook.find_step("done")->with,
+      Json::parse(R"({"event":"onboarded","data":{"customer":"{{ input.customer }}","count":2}})"));
   EXPECT_EQ(playbook.find_step("nope"), nullptr);
 }
 
@@ -256,10 +257,10 @@ TEST(PlaybookTest, VersionChangesWhenAStepChangesAndNotOtherwise) {
     EXPECT_TRUE(d.empty()) << d.to_string();
     return v;
   };
-  EXPECT_NE(changed("Hello {{", "Hi {{"), version);          // a step's arguments
+  EXPECT_NE(changed("Hello {{", "Hi {{"), version);             // a step's arguments
   EXPECT_NE(changed("timeout: 30s", "timeout: 31s"), version);  // a step's timeout
-  EXPECT_NE(changed("uses: wait", "uses: log"), version);     // a step's tool
-  EXPECT_NE(changed("attempts: 5", "attempts: 6"), version);  // a step's retry
+  EXPECT_NE(changed("uses: wait", "uses: log"), version);       // a step's tool
+  EXPECT_NE(changed("attempts: 5", "attempts: 6"), version);    // a step's retry
   EXPECT_EQ(changed("{type: integer, default: 3}", "{default: 3, type: integer}"), version);
   ASSERT_TRUE(diagnostics.empty()) << diagnostics.to_string();
 }
@@ -417,6 +418,19 @@ TEST(PlaybookTest, SyntaxErrorsAndEmptyFilesHaveAPlace) {
   EXPECT_EQ(lines_of(no_steps),
             std::vector<std::string>{"playbooks/test.yaml:1:1: steps: required field is missing"});
 
+  // A stray ',' made yaml-cpp 0.7's LoadAll() loop forever; trailing text is
+  // an error rather than silently dropped.
+  Diagnostics comma;
+  parse(",", &comma);
+  EXPECT_EQ(lines_of(comma),
+            std::vector<std::string>{"playbooks/test.yaml:1:1: YAML syntax error: unexpected text "
+                                     "after the end of the document (a file holds one YAML "
+                                     "document)"});
+  Diagnostics two_documents;
+  parse("steps: []\n---\nsteps: []\n", &two_documents);
+  ASSERT_EQ(two_documents.size(), 1u);
+  EXPECT_EQ(two_documents.items()[0].line, 3);
+
   Diagnostics duplicate_key;
   parse("steps: []\nsteps: []\n", &duplicate_key);
   EXPECT_EQ(lines_of(duplicate_key),
@@ -562,8 +576,8 @@ TEST(WorkspaceTest, EveryBundledExampleLoadsWithoutDiagnostics) {
       EXPECT_EQ(playbook.file.rfind("playbooks/", 0), 0u) << playbook.file;
       for (const auto& step : playbook.steps) {
         // Offline: built-in tools only.
-        const auto& builtins = std::vector<std::string>{"log", "file.write", "file.append",
-                                                        "wait", "emit"};
+        const auto& builtins =
+            std::vector<std::string>{"log", "file.write", "file.append", "wait", "emit"};
         EXPECT_NE(std::find(builtins.begin(), builtins.end(), step.uses), builtins.end())
             << name << "/" << playbook_name << ": " << step.uses;
       }

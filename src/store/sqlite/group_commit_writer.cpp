@@ -1,5 +1,7 @@
 #include "store/sqlite/group_commit_writer.h"
 
+#include <pthread.h>
+
 namespace cadre {
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteDb> db, int max_batch)
@@ -23,6 +25,7 @@ void GroupCommitWriter::submit(Apply apply, Done done) {
 }
 
 void GroupCommitWriter::loop() {
+  pthread_setname_np(pthread_self(), "cadre-writer");
   std::deque<Op> batch;
   while (true) {
     {

@@ -55,8 +55,6 @@ CREATE TABLE tasks (
   claims INTEGER NOT NULL DEFAULT 0,
   output TEXT,
   error TEXT NOT NULL DEFAULT '',
-  journal_len INTEGER NOT NULL DEFAULT 0,
-  journal_bytes INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   started_at INTEGER NOT NULL DEFAULT 0,
   finished_at INTEGER NOT NULL DEFAULT 0,
@@ -102,7 +100,8 @@ CREATE TABLE events (
   data TEXT NOT NULL DEFAULT '{}',
   source TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
-  processed INTEGER NOT NULL DEFAULT 0
+  processed INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT ''  -- why a trigger could not start from it
 );
 CREATE INDEX events_unprocessed ON events(id) WHERE processed = 0;
 

@@ -1,6 +1,11 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 namespace cadre {
 
@@ -84,6 +89,19 @@ Json Stmt::json_at(int col) const {
   return value;
 }
 
+namespace {
+
+// Whether the folder holding `path` is on a read-only mount (root ignores
+// permissions, so only the mount flag tells).
+bool read_only_folder(const std::string& path) {
+  struct statvfs info {};
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  if (folder.empty()) folder = ".";
+  return statvfs(folder.c_str(), &info) == 0 && (info.f_flag & ST_RDONLY) != 0;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool create, bool synchronous_full,
                                                  int busy_timeout_ms) {
   sqlite3* raw = nullptr;
@@ -92,6 +110,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
   if (rc != SQLITE_OK) {
     Status s = sqlite_status(rc, raw, "cannot open database " + path);
     sqlite3_close(raw);
+    if (read_only_folder(path)) {
+      return Status::IOError("cannot open database " + path + ": the workspace is on a read-only file system");
+    }
     return s;
   }
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
@@ -99,8 +120,19 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
   sqlite3_extended_result_codes(raw, 1);
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += synchronous_full ? "FULL;" : "NORMAL;";
-  pragmas += "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;";
+  pragmas += "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA mmap_size=268435456;";
+  // Switching a new database to WAL takes an exclusive lock and may answer
+  // "busy" at once, without the busy handler, when another process opens it
+  // at the same moment: try again until the busy timeout.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
   Status s = db->exec(pragmas);
+  while (s.is(StatusCode::kUnavailable) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s = db->exec(pragmas);
+  }
+  if (s.is(StatusCode::kIOError) && read_only_folder(path)) {
+    return Status::IOError("database " + path + " cannot be opened: the workspace is on a read-only file system");
+  }
   if (!s.ok()) return s.with_context("database " + path);
   return db;
 }

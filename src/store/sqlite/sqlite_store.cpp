@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <pthread.h>
+
+#include <chrono>
 #include <filesystem>
 
 #include "store/sqlite/schema.h"
@@ -11,8 +14,7 @@ namespace {
 
 constexpr std::string_view kTaskColumns =
     "id, objective_id, key, kind, agent, spec, state, deps_left, run_at, wait_kind, wait_key, wait_seq, "
-    "lease_owner, fence, claims, output, error, journal_len, journal_bytes, created_at, started_at, "
-    "finished_at";
+    "lease_owner, fence, claims, output, error, created_at, started_at, finished_at";
 
 constexpr std::string_view kObjectiveColumns =
     "id, title, owner, source, playbook, inputs, versions, state, coalesce(dedupe_key, ''), tasks_total, "
@@ -48,11 +50,9 @@ TaskRecord task_from_row(const Stmt& s) {
   t.claims = static_cast<int>(s.int_at(14));
   t.output = s.json_at(15);
   t.error = s.text_at(16);
-  t.journal_len = static_cast<int>(s.int_at(17));
-  t.journal_bytes = s.int_at(18);
-  t.created_at = s.int_at(19);
-  t.started_at = s.int_at(20);
-  t.finished_at = s.int_at(21);
+  t.created_at = s.int_at(17);
+  t.started_at = s.int_at(18);
+  t.finished_at = s.int_at(19);
   return t;
 }
 
@@ -223,8 +223,10 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
     CADRE_RETURN_IF_ERROR(obj->run());
     return 0;
   }
-  CADRE_ASSIGN_OR_RETURN(int woken, release_locks(db, task_id, f.at));
-  made_ready += woken;
+  if (f.releases_locks) {
+    CADRE_ASSIGN_OR_RETURN(int woken, release_locks(db, task_id, f.at));
+    made_ready += woken;
+  }
   if (f.state == TaskState::kSucceeded || f.state == TaskState::kSkipped) {
     PREPARE(children, db,
             "UPDATE tasks SET deps_left = deps_left - 1, "
@@ -297,19 +299,82 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   return std::unique_ptr<Store>(std::move(store).value());
 }
 
+// Refuses, before anything is written to it, a SQLite file that holds
+// another application's tables (schema version 0 but not empty).
+Status refuse_foreign_database(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0) return Status::Ok();
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return Status::Ok();  // the regular open reports what is wrong
+  }
+  sqlite3_stmt* stmt = nullptr;
+  bool foreign = false;
+  if (sqlite3_prepare_v2(raw,
+                         "SELECT (SELECT user_version FROM pragma_user_version) = 0 AND "
+                         "(SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%') > 0",
+                         -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    foreign = sqlite3_column_int(stmt, 0) != 0;
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  if (foreign) {
+    return Status::FailedPrecondition(path +
+                                      " is not a Cadre database (it holds tables of another application); "
+                                      "point store.path at a new file");
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& options) {
+  CADRE_RETURN_IF_ERROR(refuse_foreign_database(options.path));
   std::error_code ec;
   auto parent = std::filesystem::path(options.path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   CADRE_ASSIGN_OR_RETURN(auto db, SqliteDb::open(options.path, /*create=*/true, options.synchronous_full,
                                                  options.busy_timeout_ms));
+  CADRE_RETURN_IF_ERROR(db->exec("PRAGMA wal_autocheckpoint=0"));
+  // Reading the schema version takes no write lock, so commands that only
+  // read work while another process writes; only an upgrade needs the writer.
+  int version = 0;
+  {
+    PREPARE(ver, *db, "PRAGMA user_version");
+    CADRE_ASSIGN_OR_RETURN(bool row, ver->step());
+    version = row ? static_cast<int>(ver->int_at(0)) : 0;
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
   store->writer_ = std::make_unique<GroupCommitWriter>(std::move(db), options.max_batch);
-  CADRE_RETURN_IF_ERROR(store->migrate());
+  if (version != static_cast<int>(sqlite_schema::migrations().size())) CADRE_RETURN_IF_ERROR(store->migrate());
+  store->checkpointer_ = std::thread([s = store.get()] { s->checkpoint_loop(); });
   return store;
 }
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    closing_ = true;
+  }
+  checkpoint_wake_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  writer_.reset();  // drains pending writes; closing the last connection checkpoints
+}
+
+void SqliteStore::checkpoint_loop() {
+  pthread_setname_np(pthread_self(), "cadre-checkpoint");
+  auto db = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full, options_.busy_timeout_ms);
+  if (!db.ok()) return;  // the writer's connection then checkpoints at close
+  while (true) {
+    {
+      std::unique_lock lock(checkpoint_mutex_);
+      checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return closing_; });
+      if (closing_) return;
+    }
+    // PASSIVE: copies what it can without blocking the writer or readers.
+    (void)(*db)->exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+}
 
 template <typename T>
 Result<T> SqliteStore::read(const std::function<Result<T>(SqliteDb&)>& fn) {
@@ -624,13 +689,7 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
                       "started_at = excluded.started_at, input = excluded.input, finished_at = 0");
               ins->bind(1, ref.task_id).bind(2, t.seq).bind(3, t.name).bind(4, t.kind).bind(5, t.idempotency_key);
               ins->bind(6, t.input).bind(7, t.attempt).bind(8, t.at);
-              CADRE_RETURN_IF_ERROR(ins->run());
-              PREPARE(upd, db,
-                      "UPDATE tasks SET journal_len = max(journal_len, ?1), journal_bytes = journal_bytes + ?2 "
-                      "WHERE id = ?3");
-              upd->bind(1, t.seq).bind(2, static_cast<int64_t>(t.input.is_null() ? 0 : dump_json(t.input).size()));
-              upd->bind(3, ref.task_id);
-              return upd->run();
+              return ins->run();
             } else if constexpr (std::is_same_v<T, StepFinished>) {
               PREPARE(upd, db,
                       "UPDATE steps SET state = ?1, output = ?2, error = ?3, finished_at = ?4, "
@@ -642,11 +701,6 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
               CADRE_RETURN_IF_ERROR(upd->run());
               if (db.changes() != 1)
                 return Status::Internal("step " + std::to_string(t.seq) + " finished without being started");
-              if (!t.output.is_null()) {
-                PREPARE(bytes, db, "UPDATE tasks SET journal_bytes = journal_bytes + ?1 WHERE id = ?2");
-                bytes->bind(1, static_cast<int64_t>(dump_json(t.output).size())).bind(2, ref.task_id);
-                return bytes->run();
-              }
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskFinished>) {
               CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id, live.key, t, &result.next));
@@ -759,17 +813,35 @@ Result<std::vector<EventRecord>> SqliteStore::unprocessed_events(int limit) {
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), false});
+      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), false, ""});
     }
     return rows;
   });
 }
 
-Status SqliteStore::mark_event_processed(const std::string& id) {
+Result<std::vector<EventRecord>> SqliteStore::rejected_events(int limit) {
+  using Rows = std::vector<EventRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT id, name, data, source, created_at, error FROM events WHERE error != '' "
+            "ORDER BY id DESC LIMIT ?1");
+    sel->bind(1, limit);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(
+          {sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), true, sel->text_at(5)});
+    }
+    return rows;
+  });
+}
+
+Status SqliteStore::mark_event_processed(const std::string& id, const std::string& error) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
-        PREPARE(upd, db, "UPDATE events SET processed = 1 WHERE id = ?1");
-        upd->bind(1, id);
+        PREPARE(upd, db, "UPDATE events SET processed = 1, error = ?2 WHERE id = ?1");
+        upd->bind(1, id).bind(2, error);
         CADRE_RETURN_IF_ERROR(upd->run());
         return true;
       })

@@ -1,13 +1,16 @@
 // SqliteStore: the embedded default Store. One database file in WAL mode;
 // writes go through a GroupCommitWriter (one writer thread, many commits per
 // transaction), reads use a small pool of read connections so they never
-// wait for the writer.
+// wait for the writer, and a checkpointer thread folds the WAL back into the
+// database file in the background.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite/group_commit_writer.h"
@@ -42,7 +45,8 @@ class SqliteStore final : public Store {
   Result<TimeMs> next_wake_time() override;
   Status emit_event(const EventRecord& event) override;
   Result<std::vector<EventRecord>> unprocessed_events(int limit) override;
-  Status mark_event_processed(const std::string& id) override;
+  Status mark_event_processed(const std::string& id, const std::string& error = "") override;
+  Result<std::vector<EventRecord>> rejected_events(int limit) override;
   Status cancel_objective(const std::string& id, TimeMs now) override;
   Status retry_task(const std::string& task_id, TimeMs now) override;
   Status resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
@@ -61,8 +65,16 @@ class SqliteStore final : public Store {
   template <typename T>
   Result<T> read(const std::function<Result<T>(SqliteDb&)>& fn);
 
+  void checkpoint_loop();
+
   StoreOptions options_;
   std::unique_ptr<GroupCommitWriter> writer_;
+  // Copies the WAL back into the database file off the writer's thread, so
+  // commits never pay for checkpoints.
+  std::thread checkpointer_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool closing_ = false;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
 };
