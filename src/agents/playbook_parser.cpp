@@ -433,11 +433,32 @@ class PlaybookParser {
         check_uses(*f, *v);
       }
     }
-    if (const auto* f = map->find("with")) {
-      if (auto with = reader_.read_map(*f, {})) {
-        step.with = reader_.to_json(f->value, f->path);
+    const Json* schema = nullptr;
+    if (auto it = options_.tool_schemas.find(step.uses); it != options_.tool_schemas.end()) schema = &it->second;
+    std::vector<std::string> arguments;  // what the tool accepts; empty: anything
+    if (schema && schema->contains("properties")) {
+      for (const auto& [name, property] : (*schema)["properties"].items()) arguments.push_back(name);
+    }
+    const auto* with_field = map->find("with");
+    std::optional<YamlMap> with;
+    if (with_field) {
+      with = reader_.read_map(*with_field, arguments);
+      if (with) {
+        step.with = reader_.to_json(with_field->value, with_field->path);
         if (step.with.is_null()) step.with = Json::object();
-        collect_templates(f->value, f->path, index);
+        collect_templates(with_field->value, with_field->path, index);
+      }
+    }
+    if (schema && schema->contains("required") && (!with_field || with)) {
+      for (const auto& required : (*schema)["required"]) {
+        const std::string name = required.get<std::string>();
+        if (with && with->find(name)) continue;
+        if (with_field) {
+          reader_.error(*with_field, "tool " + step.uses + " needs argument '" + name + "'");
+        } else {
+          reader_.error(item.pos(), item.path,
+                        "tool " + step.uses + " needs argument '" + name + "' (add with: {" + name + ": ...})");
+        }
       }
     }
     if (const auto* f = map->find("needs")) {

@@ -204,6 +204,15 @@ Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef&
   Json args = std::move(rendered).value();
 
   if (step.uses == "wait") {
+    int given = args.contains("duration") + args.contains("until") + args.contains("event");
+    if (given != 1) {
+      return Status::InvalidArgument("step '" + step.id + "': wait needs exactly one of duration, until, event");
+    }
+    if (args.contains("event")) {
+      if (!args["event"].is_string() || args["event"].get<std::string>().empty())
+        return Status::InvalidArgument("step '" + step.id + "': wait event must be a non-empty name");
+      return context.wait_event(args["event"].get<std::string>());
+    }
     TimeMs until = 0;
     if (args.contains("until")) {
       CADRE_ASSIGN_OR_RETURN(until, parse_time_utc(args["until"].is_string() ? args["until"].get<std::string>() : ""));

@@ -28,6 +28,13 @@ Result<std::unique_ptr<ToolRegistry>> make_tool_registry() {
   return registry;
 }
 
+LoadOptions load_options_for(const ToolRegistry& tools) {
+  LoadOptions options;
+  options.known_tools = tools.names();
+  for (const auto& name : options.known_tools) options.tool_schemas[name] = tools.find(name)->spec().input_schema;
+  return options;
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, RuntimeOptions options) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->workspace_ = &workspace;

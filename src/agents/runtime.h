@@ -25,6 +25,9 @@ Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace);
 // The built-in tools plus connectors' tools (later releases).
 Result<std::unique_ptr<ToolRegistry>> make_tool_registry();
 
+// What loading a workspace needs to know of the tools: names and argument schemas.
+LoadOptions load_options_for(const ToolRegistry& tools);
+
 struct RuntimeOptions {
   bool triggers = true;        // serve: yes; worker: no
   std::string worker_id;       // empty: host:pid:random

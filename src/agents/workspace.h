@@ -30,6 +30,9 @@ struct LoadOptions {
   // naming another tool is a diagnostic. `agent.NAME` is checked against the
   // files in agents/.
   std::vector<std::string> known_tools;
+  // JSON Schemas of tools' arguments by tool name: a step's `with` may use
+  // only the schema's properties and must give its required ones.
+  std::map<std::string, Json> tool_schemas;
 };
 
 struct Workspace {

@@ -25,9 +25,7 @@ struct Session {
 Result<Workspace> load_workspace(const GlobalOptions& global, Diagnostics* diagnostics) {
   CADRE_ASSIGN_OR_RETURN(auto root, Workspace::locate(global.workspace));
   CADRE_ASSIGN_OR_RETURN(auto tools, make_tool_registry());
-  LoadOptions options;
-  options.known_tools = tools->names();
-  return Workspace::load(root, options, diagnostics);
+  return Workspace::load(root, load_options_for(*tools), diagnostics);
 }
 
 Result<Session> open_session(const GlobalOptions& global) {

@@ -24,9 +24,7 @@ int cmd_serve(const GlobalOptions& global, bool triggers) {
   if (!root.ok()) return report_error(root.status());
   auto tools = make_tool_registry();
   if (!tools.ok()) return report_error(tools.status());
-  LoadOptions options;
-  options.known_tools = (*tools)->names();
-  auto workspace = Workspace::load(*root, options, &diagnostics);
+  auto workspace = Workspace::load(*root, load_options_for(**tools), &diagnostics);
   if (!workspace.ok()) {
     report_error(workspace.status());
     return 4;

@@ -173,8 +173,10 @@ Status register_builtin_tools(ToolRegistry& registry) {
   CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<FileWriteTool>()));
   CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<FileAppendTool>()));
   CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<KernelTool>(
-      ToolSpec{"wait", "Pause the run for a duration or until a time, holding no worker.", RiskClass::kRead, true,
-               Json::parse(R"({"type":"object","properties":{"duration":{"type":"string"},"until":{"type":"string"}}})"),
+      ToolSpec{"wait", "Pause the run for a duration, until a time, or until an event, holding no worker.",
+               RiskClass::kRead, true,
+               Json::parse(R"({"type":"object","properties":{"duration":{"type":"string"},"until":{"type":"string"},
+                 "event":{"type":"string"}}})"),
                {}})));
   CADRE_RETURN_IF_ERROR(registry.add(std::make_shared<KernelTool>(
       ToolSpec{"emit", "Raise an event (exactly once) that can trigger playbooks.", RiskClass::kWrite, true,

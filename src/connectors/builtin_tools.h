@@ -2,7 +2,8 @@
 //   log          {message, level?}     records a message (read; idempotent)
 //   file.write   {path, content}       replaces a file atomically (write; idempotent)
 //   file.append  {path, content}       appends content (write; NOT idempotent)
-//   wait         {duration} | {until}  parks the task (carried out by the kernel)
+//   wait         {duration} | {until} | {event}
+//                                      parks the task until then (carried out by the kernel)
 //   emit         {event, data?}        raises an event exactly once (carried out by the kernel)
 // Paths are relative to the workspace root and must stay inside it (and
 // outside .cadre/); anything else is refused before any file is touched.
