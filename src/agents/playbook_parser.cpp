@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kMaxSteps = 1000;
 
-const std::vector<std::string> kTemplateRoots = {"input", "steps",   "item",  "run",
+const std::vector<std::string> kTemplateRoots = {"input", "steps",   "item",  "index", "run",
                                                  "task",  "trigger", "event", "idempotency_key"};
 const std::vector<std::string> kInputTypes = {"string", "integer", "number", "boolean",
                                               "object", "array",   "any"};
@@ -747,7 +747,8 @@ class PlaybookParser {
         reader_.error(
             site.pos, site.path,
             "unknown name '" + root + "' in template" + hint_or_list(root, kTemplateRoots));
-      } else if (root == "item" && (info == nullptr || !info->has_foreach || site.foreach_expr)) {
+      } else if ((root == "item" || root == "index") &&
+                 (info == nullptr || !info->has_foreach || site.foreach_expr)) {
         reader_.error(site.pos, site.path,
                       site.foreach_expr ? "'item' is not defined in the foreach expression itself"
                                         : "'item' is only defined in a step with foreach");

@@ -33,9 +33,9 @@ int cmd_serve(const GlobalOptions& global, bool triggers) {
   runtime_options.triggers = triggers;
   auto runtime = Runtime::open(*workspace, runtime_options);
   if (!runtime.ok()) return report_error(runtime.status());
+  if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
   Status started = (*runtime)->start();
   if (!started.ok()) return report_error(started);
-  if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
   spdlog::info("cadre {} started in {} as {} ({} workers{})", triggers ? "serve" : "worker",
                workspace->root.string(), (*runtime)->kernel().worker_id(), workspace->config.kernel.workers,
                triggers ? ", triggers on" : "");

@@ -24,8 +24,8 @@ struct KernelConfig {
   DurationMs shutdown_grace = 10000;      // SIGTERM: time to finish before releasing leases
   int64_t max_step_input_bytes = 256 * 1024;
   int64_t max_step_output_bytes = 1024 * 1024;
-  int64_t max_run_journal_bytes = 64 * 1024 * 1024;
-  int max_run_steps = 10000;              // journaled steps in one objective
+  int64_t max_run_journal_bytes = 64 * 1024 * 1024;  // journaled inputs and outputs of one task
+  int max_run_steps = 10000;              // journaled steps in one task
   int max_foreach_items = 1000;
 };
 

@@ -14,8 +14,8 @@
 // lease expiry. Leases of other hosts are left to expire.
 //
 // stop(): claims stop; running tasks get `shutdown_grace` to finish; after
-// that each releases its task at its next step (same journal, any worker
-// resumes it).
+// that each releases its task before its next tool step (same journal, any
+// worker resumes it); waits park as usual.
 //
 // Thread-safety: start/stop from one thread; wake() from any thread.
 #pragma once
@@ -40,7 +40,7 @@ namespace cadre {
 
 struct KernelStats {
   int64_t tasks_run = 0;        // handler invocations
-  int64_t tasks_finished = 0;   // ended succeeded/failed/skipped/uncertain
+  int64_t tasks_finished = 0;   // ended succeeded, skipped or failed
   int64_t leases_lost = 0;
   int in_flight = 0;
 };

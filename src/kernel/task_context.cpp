@@ -150,6 +150,7 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   StepCall call{key, attempt, options.timeout > 0 ? started + options.timeout : 0, -1};
   Result<Json> out = effect(call);
   const TimeMs finished = env_.clock->now_ms();
+  bool effect_happened = false;  // an oversized result: the effect is done, so never retry it
   if (out.ok()) {
     int64_t size = json_size(*out);
     if (size > env_.limits->max_step_output_bytes) {
@@ -157,6 +158,7 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
                                       std::to_string(size) + " bytes; the limit is " +
                                       std::to_string(env_.limits->max_step_output_bytes) +
                                       " (kernel.max_step_output_bytes)");
+      effect_happened = true;
     }
   }
   if (out.ok()) {
@@ -170,7 +172,7 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
     error = Status::Internal("step " + options.name + " returned an invalid status: " + error.to_string());
   }
   const int max_attempts = std::max(1, options.retry.max_attempts);
-  if (options.retry.retries(error.code()) && attempt < max_attempts) {
+  if (!effect_happened && options.retry.retries(error.code()) && attempt < max_attempts) {
     double draw = env_.random ? env_.random() : 0.5;
     DurationMs delay = options.retry.delay_before(attempt + 1, draw, call.retry_after);
     pending_.push_back(StepFinished{seq, StepState::kRetrying, nullptr, journal_text(error), finished});

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 
 namespace cadre {
 
@@ -26,33 +28,39 @@ Result<int> TriggerScheduler::fire_crons(TimeMs now) {
       last = started_at_ - 1;
       CADRE_RETURN_IF_ERROR(store_.set_trigger_last_fire(trigger.id, last));
     }
-    std::vector<TimeMs> missed;  // came due while stopped
-    std::vector<TimeMs> due;     // came due while running
+    // Fires that came due while stopped (before started_at_): none skips
+    // them without looking; latest keeps the last one; all keeps the last
+    // max_catchup_fires_. The scan is bounded, so a long stop of a
+    // frequent trigger costs at most kMaxScan schedule steps.
+    constexpr int64_t kMaxScan = 2'000'000;
+    std::deque<TimeMs> to_fire;
     TimeMs cursor = last;
+    if (trigger.catchup == CatchupPolicy::kNone) {
+      cursor = std::max(last, started_at_ - 1);
+    } else {
+      size_t keep = trigger.catchup == CatchupPolicy::kLatest ? 1 : static_cast<size_t>(max_catchup_fires_);
+      int64_t missed = 0;
+      while (missed < kMaxScan) {
+        auto next = trigger.schedule.next_after(cursor);
+        if (!next || *next >= started_at_ || *next > now) break;
+        cursor = *next;
+        ++missed;
+        to_fire.push_back(*next);
+        if (to_fire.size() > keep) to_fire.pop_front();
+      }
+      if (missed > static_cast<int64_t>(to_fire.size())) {
+        spdlog::info("trigger {}: {} fire(s) missed while stopped; catching up {} (catchup: {})", trigger.id,
+                     missed, to_fire.size(), trigger.catchup == CatchupPolicy::kLatest ? "latest" : "all");
+      }
+      cursor = std::max(cursor, std::min(started_at_ - 1, now));
+    }
+    // Fires due while running, on time.
     while (true) {
       auto next = trigger.schedule.next_after(cursor);
       if (!next || *next > now) break;
-      (*next < started_at_ ? missed : due).push_back(*next);
       cursor = *next;
-      if (static_cast<int>(missed.size() + due.size()) > max_catchup_fires_ + 1000) break;  // bounded work
+      to_fire.push_back(*next);
     }
-    std::vector<TimeMs> to_fire;
-    if (!missed.empty()) {
-      if (trigger.catchup == CatchupPolicy::kLatest) {
-        to_fire.push_back(missed.back());
-      } else if (trigger.catchup == CatchupPolicy::kAll) {
-        size_t first = missed.size() > static_cast<size_t>(max_catchup_fires_)
-                           ? missed.size() - static_cast<size_t>(max_catchup_fires_) : 0;
-        if (first > 0)
-          spdlog::warn("trigger {}: {} missed fires; only the last {} are caught up", trigger.id, missed.size(),
-                       max_catchup_fires_);
-        to_fire.insert(to_fire.end(), missed.begin() + static_cast<std::ptrdiff_t>(first), missed.end());
-      } else {
-        spdlog::info("trigger {}: skipping {} fire(s) missed while stopped (catchup: none)", trigger.id,
-                     missed.size());
-      }
-    }
-    to_fire.insert(to_fire.end(), due.begin(), due.end());
     for (TimeMs t : to_fire) {
       Status s = trigger.fire(t, "cron:" + trigger.id + ":" + std::to_string(t));
       if (!s.ok()) {

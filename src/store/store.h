@@ -149,7 +149,7 @@ struct StoreOptions {
 
 struct StoreStats {
   int64_t transactions = 0;
-  int64_t commits = 0;              // caller commits inside them
+  int64_t commits = 0;              // write operations inside them (commits, claims, ...)
 };
 
 class Store {

@@ -263,6 +263,20 @@ TEST_F(TaskContextTest, OversizedInputsAndOutputsAreRefusedWithTheLimitNamed) {
   EXPECT_NE(big_out.status().message().find("kernel.max_step_output_bytes"), std::string::npos);
 }
 
+TEST_F(TaskContextTest, AnOversizedResultIsNeverRetriedBecauseTheEffectHappened) {
+  limits_.max_step_output_bytes = 10;
+  int calls = 0;
+  auto ctx = claim();
+  auto r = ctx->run_step(options("file.append", false, /*attempts=*/5), nullptr, [&](StepCall&) -> Result<Json> {
+    ++calls;
+    return Json(std::string(100, 'x'));
+  });
+  EXPECT_TRUE(r.status().is(StatusCode::kResourceExhausted)) << r.status().to_string();
+  ASSERT_TRUE(ctx->finish(r).ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(task().state, TaskState::kFailed);
+}
+
 TEST_F(TaskContextTest, ARateLimitParksTheTaskUntilATokenIsFree) {
   limiter_.configure("api", /*rate_per_second=*/1, /*burst=*/1);
   auto o = options("api", true);

@@ -87,6 +87,33 @@ TEST_F(CatchupTest, AllFiresEveryMissedTimeInOrder) {
   EXPECT_EQ(restart_with(CatchupPolicy::kAll), expected);
 }
 
+TEST_F(TriggerTest, ALongStopOfAFrequentTriggerCatchesUpOnceOrAtMostTheCap) {
+  for (CatchupPolicy policy : {CatchupPolicy::kLatest, CatchupPolicy::kAll}) {
+    fires_.clear();
+    seen_keys_.clear();
+    std::string id = policy == CatchupPolicy::kLatest ? "latest#0" : "all#0";
+    ASSERT_TRUE(store_->set_trigger_last_fire(id, kMidnight).ok());
+    ManualClock clock(kMidnight + 3 * 24 * 60 * kMinute + 30'000);  // 4320 minutes later
+    TriggerScheduler scheduler(*store_, clock, /*max_catchup_fires=*/100);
+    CronTrigger t{id, *CronSchedule::parse("* * * * *"), policy, nullptr};
+    t.fire = [this](TimeMs at, const std::string& key) {
+      if (seen_keys_.insert(key).second) fires_.push_back(at);
+      return Status::Ok();
+    };
+    scheduler.add_cron(t);
+    ASSERT_TRUE(scheduler.tick().ok());
+    ASSERT_TRUE(scheduler.tick().ok());
+    const TimeMs last_missed = kMidnight + 3 * 24 * 60 * kMinute;
+    if (policy == CatchupPolicy::kLatest) {
+      EXPECT_EQ(fires_, (std::vector<TimeMs>{last_missed}));
+    } else {
+      ASSERT_EQ(fires_.size(), 100u);
+      EXPECT_EQ(fires_.front(), last_missed - 99 * kMinute);
+      EXPECT_EQ(fires_.back(), last_missed);
+    }
+  }
+}
+
 TEST_F(TriggerTest, AFireWhoseObjectiveFailedToStartIsTriedAgain) {
   ManualClock clock(kMidnight + 30 * kMinute);
   TriggerScheduler scheduler(*store_, clock);

@@ -291,6 +291,10 @@ struct ExampleRun {
   std::string in_trace;            // text `cadre show` must print
 };
 
+void PrintTo(const ExampleRun& run, std::ostream* os) {
+  *os << (run.example.empty() ? "plain" : run.example) << "/" << run.playbook;
+}
+
 class ExampleWorkspace : public Cli, public ::testing::WithParamInterface<ExampleRun> {};
 
 TEST_P(ExampleWorkspace, ChecksCleanAndRunsAPlaybookToTheEnd) {

@@ -301,6 +301,16 @@ TEST_F(StoreTest, RetryRunsFailedAndCancelledTasksAgain) {
   EXPECT_TRUE(store_->retry_task(ids_["a"], now_).is(StatusCode::kFailedPrecondition));
 }
 
+TEST_F(StoreTest, RetryAfterCancelKeepsAStepThatWasInFlightUncertain) {
+  auto objective = make_objective({{"a", {}}});
+  auto t = claim()[0];
+  ASSERT_TRUE(store_->commit(ref(t), {StepStarted{1, "file.append", "tool", "k", nullptr, 1, now_}}).ok());
+  ASSERT_TRUE(store_->cancel_objective(objective, now_).ok());
+  ASSERT_TRUE(store_->retry_task(t.id, now_).ok());
+  EXPECT_EQ((*store_->get_steps(t.id))[0].state, StepState::kStarted)
+      << "the replay must meet the in-flight step and apply the uncertain rule, not run it again";
+}
+
 TEST_F(StoreTest, CancelVoidsTheLeasesOfRunningTasks) {
   auto objective = make_objective({{"a", {}}, {"b", {"a"}}});
   auto t = claim()[0];

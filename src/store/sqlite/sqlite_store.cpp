@@ -893,11 +893,14 @@ Status SqliteStore::retry_task(const std::string& task_id, TimeMs now) {
           return Status::FailedPrecondition("task " + task_id + " is " + live.state +
                                             "; only failed or cancelled tasks can be retried");
         }
-        // Failed steps get a fresh set of attempts; their history stays in attempt_log.
+        // Failed steps get a fresh set of attempts; their history stays in
+        // attempt_log. A step still `started` (in flight when the run was
+        // cancelled) stays so: on replay an idempotent one runs again with
+        // its key and any other makes the task uncertain.
         PREPARE(steps, db,
                 "UPDATE steps SET state = 'retrying', attempts = 0 WHERE task_id IN "
                 "(SELECT id FROM tasks WHERE objective_id = ?1 AND state IN ('failed', 'cancelled')) "
-                "AND state IN ('failed', 'started')");
+                "AND state = 'failed'");
         steps->bind(1, live.objective_id);
         CADRE_RETURN_IF_ERROR(steps->run());
         PREPARE(tasks, db,
