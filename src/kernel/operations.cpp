@@ -1,5 +1,10 @@
 #include "kernel/operations.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace cadre {
 namespace {
 
@@ -11,11 +16,23 @@ Result<std::string> objective_of(Store& store, const std::string& id) {
   return task.objective_id;
 }
 
+// A worker of this host whose process is gone is not alive, whatever its last heartbeat says.
+bool process_gone(const Json& info) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || info.value("host", "") != host) return false;
+  auto pid = static_cast<pid_t>(info.value("pid", 0));
+  return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 Result<Json> kernel_status(Store& store, TimeMs now) {
   CADRE_ASSIGN_OR_RETURN(Json counts, store.counts());
-  CADRE_ASSIGN_OR_RETURN(Json workers, store.live_workers(now, 30000));
+  CADRE_ASSIGN_OR_RETURN(Json heartbeats, store.live_workers(now, 30000));
+  Json workers = Json::array();
+  for (const auto& w : heartbeats) {
+    if (!process_gone(w["info"])) workers.push_back(w);
+  }
   TaskFilter uncertain_filter;
   uncertain_filter.state = TaskState::kUncertain;
   uncertain_filter.limit = 20;

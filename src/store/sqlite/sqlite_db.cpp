@@ -95,8 +95,8 @@ namespace {
 // permissions, so only the mount flag tells).
 bool read_only_folder(const std::string& path) {
   struct statvfs info {};
-  std::string folder = std::filesystem::path(path).parent_path().string();
-  if (folder.empty()) folder = ".";
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) folder = std::filesystem::path(".");
   return statvfs(folder.c_str(), &info) == 0 && (info.f_flag & ST_RDONLY) != 0;
 }
 

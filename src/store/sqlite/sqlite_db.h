@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,7 +68,11 @@ class SqliteDb {
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   sqlite3* db_;
-  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace cadre
