@@ -162,6 +162,11 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
     scope["steps"] = Json::object();
   }
 
+  if (task.kind == kPlaybookItemKind) {
+    scope["item"] = spec.value("item", Json(nullptr));
+    scope["index"] = spec.value("index", 0);
+    return call_tool(context, *step, scope);
+  }
   if (!step->if_condition.empty()) {
     auto condition = evaluate_condition(step->if_condition, scope);
     if (!condition.ok()) return condition.status().with_context("step '" + step->id + "' if");
@@ -177,7 +182,12 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
     CADRE_RETURN_IF_ERROR(context.lock(name));
   }
   if (step->foreach.empty()) return call_tool(context, *step, scope);
+  return fan_out(context, *step, std::move(scope));
+}
 
+Result<Json> PlaybookStepHandler::fan_out(TaskContext& context, const StepDef& step_def, Json scope) {
+  const StepDef* step = &step_def;
+  const TaskRecord& task = context.task();
   CADRE_ASSIGN_OR_RETURN(Json items, render_template(Json(step->foreach), scope));
   if (!items.is_array())
     return Status::InvalidArgument("step '" + step->id + "' foreach must give an array, got " + dump_json(items));
@@ -186,12 +196,26 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
                                      " items; the limit is " + std::to_string(max_foreach_items_) +
                                      " (kernel.max_foreach_items)");
   }
+  auto item_key = [&](size_t i) { return step->id + "[" + std::to_string(i) + "]"; };
+  CADRE_RETURN_IF_ERROR(context.spawn_children("foreach", [&] {
+    std::vector<NewTask> children;
+    TimeMs now = context.clock().now_ms();
+    for (size_t i = 0; i < items.size(); ++i) {
+      Json spec = task.spec;
+      spec["item"] = items[i];
+      spec["index"] = i;
+      spec["needs"] = Json::array();
+      spec["item_of"] = step->id;
+      children.push_back({new_id("tsk", now), item_key(i), kPlaybookItemKind, "", std::move(spec), {}});
+    }
+    return children;
+  }));
+  // Woken: every item succeeded. Their outputs, in item order.
+  CADRE_ASSIGN_OR_RETURN(Json done, store_.task_outputs(task.objective_id));
   Json outputs = Json::array();
   for (size_t i = 0; i < items.size(); ++i) {
-    scope["item"] = items[i];
-    scope["index"] = i;
-    CADRE_ASSIGN_OR_RETURN(Json out, call_tool(context, *step, scope));
-    outputs.push_back(std::move(out));
+    auto it = done.find(item_key(i));
+    outputs.push_back(it == done.end() ? Json(nullptr) : it->value("output", Json(nullptr)));
   }
   return outputs;
 }

@@ -6,9 +6,12 @@
 // version and always replay against it, even if the file changes later.
 //
 // PlaybookStepHandler carries out one step's task: evaluate `if` (skipped
-// when false), take the `lock`, then call the tool once, or once per
-// `foreach` item, each call its own journaled step. `wait` and `emit` are
-// carried out through the TaskContext (timer park, exactly-once event).
+// when false), take the `lock`, then call the tool once; a `foreach` step
+// instead fans out one child task per item (run in parallel by any workers,
+// under the step's lock) and succeeds with their outputs in item order once
+// all have succeeded. `wait` and `emit` are carried out through the
+// TaskContext (timer or event park, exactly-once event). The same handler
+// runs the item tasks.
 //
 // Thread-safety: the handler is called concurrently from worker threads;
 // its definition cache is synchronized.
@@ -28,6 +31,8 @@
 namespace cadre {
 
 inline constexpr char kPlaybookStepKind[] = "playbook_step";
+// One item of a `foreach` step: a child task of the step's task.
+inline constexpr char kPlaybookItemKind[] = "playbook_item";
 
 struct RunRequest {
   std::string playbook;
@@ -58,6 +63,7 @@ class PlaybookStepHandler final : public TaskHandler {
  private:
   Result<std::shared_ptr<const PlaybookDef>> definition(const std::string& version);
   Result<Json> call_tool(TaskContext& context, const StepDef& step, const Json& scope);
+  Result<Json> fan_out(TaskContext& context, const StepDef& step, Json scope);
 
   Store& store_;
   const ToolRegistry& tools_;

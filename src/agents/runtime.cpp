@@ -43,10 +43,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
   CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry());
   rt->kernel_ = std::make_unique<Kernel>(*rt->store_, clock, workspace.config.kernel, options.worker_id);
-  rt->kernel_->register_handler(
-      kPlaybookStepKind,
-      std::make_shared<PlaybookStepHandler>(*rt->store_, *rt->tools_, workspace.root, workspace.config.tools,
-                                            workspace.config.kernel.max_foreach_items));
+  auto playbooks = std::make_shared<PlaybookStepHandler>(*rt->store_, *rt->tools_, workspace.root,
+                                                         workspace.config.tools,
+                                                         workspace.config.kernel.max_foreach_items);
+  rt->kernel_->register_handler(kPlaybookStepKind, playbooks);
+  rt->kernel_->register_handler(kPlaybookItemKind, playbooks);
   for (const auto& [tool, limits] : workspace.config.tools) {
     rt->kernel_->rate_limiter().configure(tool, limits.rate_per_second, limits.burst);
   }

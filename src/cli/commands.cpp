@@ -99,6 +99,7 @@ void print_trace(const Json& trace) {
     for (const auto& n : t["needs"]) needs += (needs.empty() ? "" : ", ") + n.get<std::string>();
     std::cout << fmt::format("\n  task {} [{}] {}{}", t["key"].get<std::string>(), t["state"].get<std::string>(),
                              t["id"].get<std::string>(), needs.empty() ? "" : "  needs " + needs);
+    if (t.contains("item_of")) std::cout << "  item of " << t["item_of"].get<std::string>();
     if (t["claims"].get<int>() > 1) std::cout << fmt::format("  (claimed {} times)", t["claims"].get<int>());
     std::cout << "\n";
     if (t["state"] == "waiting") {

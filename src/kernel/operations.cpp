@@ -76,6 +76,7 @@ Result<Json> build_trace(Store& store, const std::string& id, const Json& curren
   for (const auto& task : tasks) {
     Json t = to_json(task);
     t["needs"] = task.spec.value("needs", Json::array());
+    if (task.spec.contains("item_of")) t["item_of"] = task.spec["item_of"];
     t["steps"] = Json::array();
     if (task.claims > 0) {
       CADRE_ASSIGN_OR_RETURN(auto steps, store.get_steps(task.id));

@@ -269,6 +269,26 @@ Result<Json> TaskContext::emit(const std::string& name, const Json& data) {
   return output;
 }
 
+Status TaskContext::spawn_children(const std::string& name,
+                                   const std::function<std::vector<NewTask>()>& make_children) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->state == StepState::kDone) {
+    // Spawned before; woken now, so every child has succeeded.
+    return Status::Ok();
+  }
+  TimeMs now = env_.clock->now_ms();
+  std::vector<NewTask> children = make_children();
+  Json summary = {{"children", children.size()}};
+  pending_.push_back(StepStarted{seq, name, "spawn", idempotency_key(seq), summary, 1, now});
+  pending_.push_back(StepFinished{seq, StepState::kDone, summary, "", now});
+  const size_t count = children.size();
+  if (count == 0) return Status::Ok();  // nothing to wait for
+  CADRE_RETURN_IF_ERROR(flush({ChildrenSpawned{std::move(children), now}}));
+  settled_ = true;
+  return Status::Suspended("waiting for " + std::to_string(count) + " child task(s)");
+}
+
 Status TaskContext::finish(const Result<Json>& result) {
   if (settled_) return Status::Ok();
   TimeMs now = env_.clock->now_ms();

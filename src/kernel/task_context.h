@@ -88,6 +88,10 @@ class TaskContext {
   Status lock(const std::string& resource);
   // Raises an event, exactly once, atomically with this step's record.
   Result<Json> emit(const std::string& name, const Json& data);
+  // Fan-out: creates `children` (run in parallel by any workers) and parks
+  // until all have succeeded; Ok once they have (on the replay that follows).
+  // `make_children` is called only the first time.
+  Status spawn_children(const std::string& name, const std::function<std::vector<NewTask>()>& make_children);
 
   // The handler decided not to run (its condition was false).
   void mark_skipped() { skipped_ = true; }

@@ -51,11 +51,12 @@ constexpr std::array<std::pair<StepState, std::string_view>, 4> kStepStates{{
     {StepState::kRetrying, "retrying"},
 }};
 
-constexpr std::array<std::pair<WaitKind, std::string_view>, 4> kWaitKinds{{
+constexpr std::array<std::pair<WaitKind, std::string_view>, 5> kWaitKinds{{
     {WaitKind::kNone, "none"},
     {WaitKind::kTimer, "timer"},
     {WaitKind::kEvent, "event"},
     {WaitKind::kLock, "lock"},
+    {WaitKind::kChildren, "children"},
 }};
 
 }  // namespace

@@ -27,7 +27,7 @@ enum class ObjectiveState { kRunning, kUncertain, kSucceeded, kFailed, kCancelle
 // `done` or `failed`; `retrying` means failed with another attempt scheduled.
 enum class StepState { kStarted, kDone, kFailed, kRetrying };
 
-enum class WaitKind { kNone, kTimer, kEvent, kLock };
+enum class WaitKind { kNone, kTimer, kEvent, kLock, kChildren };
 
 std::string_view to_string(TaskState s);
 std::string_view to_string(ObjectiveState s);

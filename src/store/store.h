@@ -32,6 +32,16 @@ struct TaskRef {
   int64_t fence = 0;
 };
 
+// A task to create: in a new objective, or as a child of a running task.
+struct NewTask {
+  std::string id;
+  std::string key;
+  std::string kind;
+  std::string agent;
+  Json spec = Json::object();
+  std::vector<std::string> needs;  // keys of tasks in the same objective
+};
+
 // --- transitions a worker commits for the task it holds ---
 
 struct StepStarted {
@@ -98,8 +108,17 @@ struct TaskReleased {
   TimeMs at = 0;
 };
 
-using Transition =
-    std::variant<StepStarted, StepFinished, TaskFinished, TaskParked, LockAcquire, EventRaised, TaskReleased>;
+// Fan-out: adds `children` to the task's objective, ready to run at once,
+// and parks the task until every one of them has succeeded (a failed child
+// fails the objective as any task does). Children are counted in the
+// objective's totals.
+struct ChildrenSpawned {
+  std::vector<NewTask> children;
+  TimeMs at = 0;
+};
+
+using Transition = std::variant<StepStarted, StepFinished, TaskFinished, TaskParked, LockAcquire, EventRaised,
+                                TaskReleased, ChildrenSpawned>;
 
 struct CommitResult {
   bool lock_busy = false;   // a LockAcquire found the lock held; the task is parked
@@ -109,14 +128,6 @@ struct CommitResult {
 
 // --- objectives as created by the kernel ---
 
-struct NewTask {
-  std::string id;
-  std::string key;
-  std::string kind;
-  std::string agent;
-  Json spec = Json::object();
-  std::vector<std::string> needs;  // keys of tasks in the same objective
-};
 
 struct NewObjective {
   ObjectiveRecord objective;       // state, counters and times are filled by the store

@@ -545,7 +545,7 @@ TEST_F(Cli, RunWaitWithServeRunningSucceedsAndShowPrintsEveryStep) {
   EXPECT_EQ(t["objective"]["id"], id);
   EXPECT_EQ(t["objective"]["state"], "succeeded");
   EXPECT_EQ(t["objective"]["inputs"]["seats"], 3) << "inputs are converted to their declared type";
-  ASSERT_EQ(t["tasks"].size(), 5u);
+  ASSERT_EQ(t["tasks"].size(), 7u) << "five steps, and a child task per checklist item";
   for (const auto& task : t["tasks"]) {
     EXPECT_EQ(task["state"], "succeeded") << task.dump(2);
     ASSERT_FALSE(task["steps"].empty()) << task["key"];
@@ -561,8 +561,10 @@ TEST_F(Cli, RunWaitWithServeRunningSucceedsAndShowPrintsEveryStep) {
     }
   }
   Json checklist = task_of(id, "checklist");
-  ASSERT_EQ(checklist["steps"].size(), 2u);
-  EXPECT_EQ(checklist["steps"][1]["input"]["path"], "customers/acme/docs.md");
+  ASSERT_EQ(checklist["steps"].size(), 1u) << "the foreach step fans out";
+  EXPECT_EQ(checklist["steps"][0]["output"]["children"], 2);
+  EXPECT_EQ(checklist["output"][1]["path"], "customers/acme/docs.md") << "item outputs, in item order";
+  EXPECT_EQ(task_of(id, "checklist[1]")["steps"][0]["input"]["path"], "customers/acme/docs.md");
   Json announce = task_of(id, "announce");
   EXPECT_EQ(announce["needs"], Json::array({"profile", "ledger"}));
   EXPECT_EQ(announce["steps"][0]["input"]["data"]["profile"], "customers/acme/profile.md")

@@ -333,6 +333,40 @@ TEST_F(StoreTest, DeadWorkersLeasesCanBeExpiredAtOnce) {
   EXPECT_EQ(again[0].fence, t.fence + 1);
 }
 
+TEST_F(StoreTest, AFanOutParksTheParentUntilEveryChildSucceeded) {
+  auto objective = make_objective({{"each", {}}, {"after", {"each"}}});
+  auto parent = claim()[0];
+  std::vector<NewTask> children;
+  for (int i = 0; i < 3; ++i) children.push_back({new_id("tsk", now_), "each[" + std::to_string(i) + "]", "test", "", Json::object(), {}});
+  auto spawned = store_->commit(ref(parent), {ChildrenSpawned{children, now_}});
+  ASSERT_TRUE(spawned.ok()) << spawned.status().to_string();
+  EXPECT_EQ(spawned->tasks_made_ready, 3);
+  EXPECT_EQ(state_of("each"), TaskState::kWaiting);
+  EXPECT_EQ(store_->get_objective(objective)->tasks_total, 5);
+  auto running = claim();
+  ASSERT_EQ(running.size(), 3u) << "the children run in parallel";
+  ASSERT_TRUE(succeed(running[0]).ok());
+  ASSERT_TRUE(succeed(running[1]).ok());
+  EXPECT_EQ(state_of("each"), TaskState::kWaiting) << "one child is still running";
+  ASSERT_TRUE(succeed(running[2]).ok());
+  auto woken = claim();
+  ASSERT_EQ(woken.size(), 1u);
+  EXPECT_EQ(woken[0].key, "each");
+  ASSERT_TRUE(succeed(woken[0]).ok());
+  ASSERT_TRUE(succeed(claim()[0]).ok());
+  EXPECT_EQ(objective_state(objective), ObjectiveState::kSucceeded);
+}
+
+TEST_F(StoreTest, AFailedChildFailsTheRunAndCancelsTheWaitingParent) {
+  auto objective = make_objective({{"each", {}}});
+  auto parent = claim()[0];
+  ASSERT_TRUE(store_->commit(ref(parent), {ChildrenSpawned{{{new_id("tsk", now_), "each[0]", "test", "", Json::object(), {}}}, now_}}).ok());
+  auto child = claim()[0];
+  ASSERT_TRUE(store_->commit(ref(child), {TaskFinished{TaskState::kFailed, nullptr, "disk full", now_}}).ok());
+  EXPECT_EQ(objective_state(objective), ObjectiveState::kFailed);
+  EXPECT_EQ(state_of("each"), TaskState::kCancelled);
+}
+
 TEST_F(StoreTest, AnAgentRunsNoMoreTasksAtOnceThanItsLimit) {
   NewObjective n;
   n.objective.id = new_id("obj", now_);

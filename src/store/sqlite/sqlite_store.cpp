@@ -230,8 +230,11 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
   if (f.state == TaskState::kSucceeded || f.state == TaskState::kSkipped) {
     PREPARE(children, db,
             "UPDATE tasks SET deps_left = deps_left - 1, "
-            "state = CASE WHEN deps_left = 1 AND state = 'pending' THEN 'ready' ELSE state END, "
-            "run_at = CASE WHEN deps_left = 1 AND state = 'pending' THEN ?1 ELSE run_at END "
+            "state = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN 'ready' "
+            "ELSE state END, "
+            "run_at = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN ?1 "
+            "ELSE run_at END, "
+            "wait_kind = CASE WHEN deps_left = 1 AND wait_kind = 'children' THEN 'none' ELSE wait_kind END "
             "WHERE id IN (SELECT child FROM task_edges WHERE parent = ?2) RETURNING state, id");
     children->bind(1, f.at).bind(2, task_id);
     std::string handoff;
@@ -265,6 +268,33 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
     CADRE_RETURN_IF_ERROR(cancel_unstarted(db, objective_id, "not run: " + reason, f.at).status());
   }
   return made_ready;
+}
+
+// Inserts tasks into an objective with the edges of their `needs` (keys
+// among `tasks`); tasks without needs are ready at once.
+Status insert_tasks(SqliteDb& db, const std::string& objective_id, const std::vector<NewTask>& tasks, TimeMs now) {
+  std::map<std::string, const NewTask*> by_key;
+  for (const auto& t : tasks) by_key[t.key] = &t;
+  for (const auto& t : tasks) {
+    for (const auto& need : t.needs) {
+      auto parent = by_key.find(need);
+      if (parent == by_key.end())
+        return Status::InvalidArgument("task '" + t.key + "' needs unknown task '" + need + "'");
+      PREPARE(edge, db, "INSERT INTO task_edges (parent, child) VALUES (?1, ?2)");
+      edge->bind(1, parent->second->id).bind(2, t.id);
+      CADRE_RETURN_IF_ERROR(edge->run());
+    }
+    PREPARE(ins, db,
+            "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, run_at, created_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    bool ready = t.needs.empty();
+    ins->bind(1, t.id).bind(2, objective_id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent);
+    ins->bind(6, t.spec.is_null() ? Json::object() : t.spec);
+    ins->bind(7, ready ? "ready" : "pending").bind(8, static_cast<int64_t>(t.needs.size()));
+    ins->bind(9, ready ? now : 0).bind(10, now);
+    CADRE_RETURN_IF_ERROR(ins->run());
+  }
+  return Status::Ok();
 }
 
 // Back to `running` when no task of the objective is uncertain any more.
@@ -462,27 +492,7 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
       ins->bind(10, static_cast<int64_t>(n.tasks.size())).bind(11, now);
       CADRE_RETURN_IF_ERROR(ins->run());
     }
-    std::map<std::string, const NewTask*> by_key;
-    for (const auto& t : n.tasks) by_key[t.key] = &t;
-    for (const auto& t : n.tasks) {
-      for (const auto& need : t.needs) {
-        auto parent = by_key.find(need);
-        if (parent == by_key.end())
-          return Status::InvalidArgument("task '" + t.key + "' needs unknown task '" + need + "'");
-        PREPARE(edge, db, "INSERT INTO task_edges (parent, child) VALUES (?1, ?2)");
-        edge->bind(1, parent->second->id).bind(2, t.id);
-        CADRE_RETURN_IF_ERROR(edge->run());
-      }
-      PREPARE(ins, db,
-              "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, run_at, created_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-      bool ready = t.needs.empty();
-      ins->bind(1, t.id).bind(2, o.id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent);
-      ins->bind(6, t.spec.is_null() ? Json::object() : t.spec);
-      ins->bind(7, ready ? "ready" : "pending").bind(8, static_cast<int64_t>(t.needs.size()));
-      ins->bind(9, ready ? now : 0).bind(10, now);
-      CADRE_RETURN_IF_ERROR(ins->run());
-    }
+    CADRE_RETURN_IF_ERROR(insert_tasks(db, o.id, n.tasks, now));
     return true;
   });
 }
@@ -733,6 +743,27 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
             } else if constexpr (std::is_same_v<T, EventRaised>) {
               CADRE_ASSIGN_OR_RETURN(int n, insert_event(db, t.event));
               result.tasks_made_ready += n;
+              return Status::Ok();
+            } else if constexpr (std::is_same_v<T, ChildrenSpawned>) {
+              CADRE_RETURN_IF_ERROR(insert_tasks(db, live.objective_id, t.children, t.at));
+              for (const auto& child : t.children) {
+                // The edge runs child -> parent: a child's success counts down the parent's deps.
+                PREPARE(edge, db, "INSERT INTO task_edges (parent, child) VALUES (?1, ?2)");
+                edge->bind(1, child.id).bind(2, ref.task_id);
+                CADRE_RETURN_IF_ERROR(edge->run());
+              }
+              const auto n = static_cast<int64_t>(t.children.size());
+              PREPARE(park, db,
+                      "UPDATE tasks SET state = 'waiting', wait_kind = 'children', wait_key = '', run_at = 0, "
+                      "lease_owner = '', deps_left = ?1 WHERE id = ?2");
+              park->bind(1, n).bind(2, ref.task_id);
+              CADRE_RETURN_IF_ERROR(park->run());
+              PREPARE(obj, db,
+                      "UPDATE objectives SET tasks_total = tasks_total + ?1, tasks_left = tasks_left + ?1, "
+                      "updated_at = ?2 WHERE id = ?3");
+              obj->bind(1, n).bind(2, t.at).bind(3, live.objective_id);
+              CADRE_RETURN_IF_ERROR(obj->run());
+              result.tasks_made_ready += static_cast<int>(n);
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskReleased>) {
               PREPARE(upd, db,
