@@ -51,6 +51,27 @@ Status ensure_parent(const fs::path& path) {
   return Status::Ok();
 }
 
+// The arguments of the file tools: a path inside the workspace and content.
+struct FileArguments {
+  std::string relative;
+  fs::path path;  // resolved; its folder exists
+  std::string content;
+};
+
+Result<FileArguments> file_arguments(const ToolCall& call) {
+  FileArguments a;
+  CADRE_ASSIGN_OR_RETURN(a.relative, string_arg(call.args, "path"));
+  CADRE_ASSIGN_OR_RETURN(a.content, string_arg(call.args, "content"));
+  CADRE_ASSIGN_OR_RETURN(a.path, resolve_workspace_path(call.workspace_root, a.relative));
+  CADRE_RETURN_IF_ERROR(ensure_parent(a.path));
+  return a;
+}
+
+Json file_schema() {
+  return Json::parse(R"({"type":"object","required":["path","content"],"properties":{
+                       "path":{"type":"string"},"content":{"type":"string"}}})");
+}
+
 class BuiltinTool : public Tool {
  public:
   explicit BuiltinTool(ToolSpec spec) : spec_(std::move(spec)) {}
@@ -88,15 +109,10 @@ class FileWriteTool final : public BuiltinTool {
  public:
   FileWriteTool()
       : BuiltinTool({"file.write", "Replace a file in the workspace with the given content (atomic).",
-                     RiskClass::kWrite, true,
-                     Json::parse(R"({"type":"object","required":["path","content"],"properties":{
-                       "path":{"type":"string"},"content":{"type":"string"}}})"),
-                     {}}) {}
+                     RiskClass::kWrite, true, file_schema(), {}}) {}
   Result<Json> invoke(const ToolCall& call) override {
-    CADRE_ASSIGN_OR_RETURN(std::string relative, string_arg(call.args, "path"));
-    CADRE_ASSIGN_OR_RETURN(std::string content, string_arg(call.args, "content"));
-    CADRE_ASSIGN_OR_RETURN(fs::path path, resolve_workspace_path(call.workspace_root, relative));
-    CADRE_RETURN_IF_ERROR(ensure_parent(path));
+    CADRE_ASSIGN_OR_RETURN(FileArguments a, file_arguments(call));
+    const auto& [relative, path, content] = a;
     // Write beside the target and rename over it: readers see the old or the new file, never half.
     fs::path temp = path;
     temp += ".cadre-tmp-" + call.idempotency_key;
@@ -118,15 +134,10 @@ class FileAppendTool final : public BuiltinTool {
  public:
   FileAppendTool()
       : BuiltinTool({"file.append", "Append content to a file in the workspace (a newline is added if missing).",
-                     RiskClass::kWrite, false,
-                     Json::parse(R"({"type":"object","required":["path","content"],"properties":{
-                       "path":{"type":"string"},"content":{"type":"string"}}})"),
-                     {}}) {}
+                     RiskClass::kWrite, false, file_schema(), {}}) {}
   Result<Json> invoke(const ToolCall& call) override {
-    CADRE_ASSIGN_OR_RETURN(std::string relative, string_arg(call.args, "path"));
-    CADRE_ASSIGN_OR_RETURN(std::string content, string_arg(call.args, "content"));
-    CADRE_ASSIGN_OR_RETURN(fs::path path, resolve_workspace_path(call.workspace_root, relative));
-    CADRE_RETURN_IF_ERROR(ensure_parent(path));
+    CADRE_ASSIGN_OR_RETURN(FileArguments a, file_arguments(call));
+    auto& [relative, path, content] = a;
     if (content.empty() || content.back() != '\n') content += '\n';
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return errno_status(errno, "cannot open " + relative);
