@@ -150,7 +150,7 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
   Workspace workspace;
   workspace.root = absolute_root;
   if (auto text = read_text_file(absolute_root / "cadre.yaml"); text.ok()) {
-    workspace.config = load_config(*text, "cadre.yaml", diagnostics);
+    workspace.config = load_config(*text, "cadre.yaml", diagnostics, options.known_tools);
   } else {
     diagnostics->add("cadre.yaml", 0, 0, "", "cannot read the file: " + text.status().message());
   }

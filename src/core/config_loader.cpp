@@ -109,9 +109,9 @@ void read_server(YamlReader& reader, const YamlField& section, ServerConfig* ser
   }
 }
 
-void read_tools(YamlReader& reader, const YamlField& section,
+void read_tools(YamlReader& reader, const YamlField& section, const std::vector<std::string>& known_tools,
                 std::map<std::string, ToolLimits>* tools) {
-  auto map = reader.read_map(section, {});
+  auto map = reader.read_map(section, known_tools);
   if (!map) return;
   for (const auto& tool : map->fields()) {
     if (tool.name.empty()) {
@@ -134,7 +134,7 @@ void read_tools(YamlReader& reader, const YamlField& section,
 }  // namespace
 
 WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
-                            Diagnostics* diagnostics) {
+                            Diagnostics* diagnostics, const std::vector<std::string>& known_tools) {
   WorkspaceConfig config;
   Diagnostics local;
   if (diagnostics == nullptr) diagnostics = &local;
@@ -158,7 +158,7 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
     if (const auto* f = map->find("store")) read_store(reader, *f, &config.store);
     if (const auto* f = map->find("kernel")) read_kernel(reader, *f, &config.kernel);
     if (const auto* f = map->find("server")) read_server(reader, *f, &config.server);
-    if (const auto* f = map->find("tools")) read_tools(reader, *f, &config.tools);
+    if (const auto* f = map->find("tools")) read_tools(reader, *f, known_tools, &config.tools);
   } catch (const std::exception& e) {
     // yaml-cpp may throw on malformed nodes; never let it escape.
     reader.error({0, 0}, "", std::string("internal YAML error: ") + e.what());

@@ -26,7 +26,8 @@ namespace cadre {
 // Parses and validates `yaml_text`; every problem is added to `diagnostics`
 // with `file` (e.g. "cadre.yaml") and its place. Returns the defaults for
 // any field that is missing or wrong, so the result is always usable.
+// `known_tools`, when not empty, are the names `tools:` may configure.
 WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
-                            Diagnostics* diagnostics);
+                            Diagnostics* diagnostics, const std::vector<std::string>& known_tools = {});
 
 }  // namespace cadre

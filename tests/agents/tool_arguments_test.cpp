@@ -4,6 +4,7 @@
 
 #include "agents/runtime.h"
 #include "agents/workspace.h"
+#include "core/config_loader.h"
 
 namespace cadre {
 namespace {
@@ -37,6 +38,19 @@ TEST(ToolArguments, WaitAcceptsAnEvent) {
                   "    uses: wait\n"
                   "    with: {event: invoice.paid}\n"),
             "");
+}
+
+}  // namespace
+}  // namespace cadre
+
+namespace cadre {
+namespace {
+
+TEST(ToolArguments, CadreYamlMayLimitOnlyKnownTools) {
+  auto tools = make_tool_registry();
+  Diagnostics diagnostics;
+  load_config("tools:\n  file.apend: {rate_per_second: 5}\n", "cadre.yaml", &diagnostics, (*tools)->names());
+  EXPECT_EQ(diagnostics.to_string(), "cadre.yaml:2:3: tools.file.apend: unknown field (did you mean 'file.append'?)\n");
 }
 
 }  // namespace
