@@ -38,6 +38,7 @@ Status sqlite_status(int rc, sqlite3* db, std::string_view what) {
 }
 
 Stmt::~Stmt() {
+  if (!stmt_) return;  // moved from
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }
@@ -142,7 +143,7 @@ SqliteDb::~SqliteDb() {
   sqlite3_close(db_);
 }
 
-Result<std::unique_ptr<Stmt>> SqliteDb::prepare(std::string_view sql) {
+Result<Stmt> SqliteDb::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -151,13 +152,13 @@ Result<std::unique_ptr<Stmt>> SqliteDb::prepare(std::string_view sql) {
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "cannot prepare statement");
     it = cache_.emplace(std::string(sql), stmt).first;
   }
-  return std::make_unique<Stmt>(db_, it->second);
+  return Stmt(db_, it->second);
 }
 
 Status SqliteDb::run(std::string_view sql) {
   auto stmt = prepare(sql);
   if (!stmt.ok()) return stmt.status();
-  return (*stmt)->run();
+  return stmt->run();
 }
 
 Status SqliteDb::exec(std::string_view sql) {

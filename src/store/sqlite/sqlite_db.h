@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/json.h"
 #include "core/result.h"
@@ -27,6 +28,10 @@ class Stmt {
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
+  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Stmt& operator=(Stmt&&) = delete;
+  // Lets a statement held by value read like a handle: `stmt->bind(...)`.
+  Stmt* operator->() { return this; }
 
   Stmt& bind(int index, int64_t value);
   Stmt& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
@@ -59,7 +64,7 @@ class SqliteDb {
 
   // A statement from the cache, reset and with bindings cleared. The returned
   // object resets it again when destroyed.
-  Result<std::unique_ptr<Stmt>> prepare(std::string_view sql);
+  Result<Stmt> prepare(std::string_view sql);
   Status exec(std::string_view sql);  // one-off scripts without parameters or rows
   Status run(std::string_view sql);   // a cached statement without parameters
   int64_t changes() const { return sqlite3_changes64(db_); }

@@ -187,15 +187,15 @@ Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, cons
 // of agents go through the dispatcher, which applies per-agent limits.
 Result<std::optional<TaskRecord>> claim_one(SqliteDb& db, const std::string& task_id, const std::string& worker,
                                             TimeMs now, int64_t lease_ms) {
-  PREPARE(upd, db,
-          sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
+  static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
                    "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
                    "WHERE id = ?4 AND state = 'ready' AND agent = '' RETURNING ",
-                   kTaskColumns, ""));
+                   kTaskColumns, "");
+  PREPARE(upd, db, kSql);
   upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, task_id);
   CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
   if (!row) return std::optional<TaskRecord>();
-  TaskRecord claimed = task_from_row(*upd);
+  TaskRecord claimed = task_from_row(upd);
   CADRE_RETURN_IF_ERROR(upd->run());
   return std::optional<TaskRecord>(std::move(claimed));
 }
@@ -499,27 +499,28 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
 
 Result<ObjectiveRecord> SqliteStore::get_objective(const std::string& id) {
   return read<ObjectiveRecord>([&](SqliteDb& db) -> Result<ObjectiveRecord> {
-    PREPARE(sel, db, sql_with("SELECT ", kObjectiveColumns, " FROM objectives WHERE id = ?1"));
+    static const std::string kSql = sql_with("SELECT ", kObjectiveColumns, " FROM objectives WHERE id = ?1");
+    PREPARE(sel, db, kSql);
     sel->bind(1, id);
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
     if (!row) return Status::NotFound("objective " + id + " does not exist");
-    return objective_from_row(*sel);
+    return objective_from_row(sel);
   });
 }
 
 Result<std::vector<ObjectiveRecord>> SqliteStore::list_objectives(const ObjectiveFilter& filter) {
   using Rows = std::vector<ObjectiveRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    PREPARE(sel, db,
-            sql_with("SELECT ", kObjectiveColumns,
-                     " FROM objectives WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2"));
+    static const std::string kSql = sql_with("SELECT ", kObjectiveColumns,
+                     " FROM objectives WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2");
+    PREPARE(sel, db, kSql);
     sel->bind(1, filter.state ? std::string(to_string(*filter.state)) : std::string());
     sel->bind(2, filter.limit);
     Rows rows;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back(objective_from_row(*sel));
+      rows.push_back(objective_from_row(sel));
     }
     return rows;
   });
@@ -527,11 +528,12 @@ Result<std::vector<ObjectiveRecord>> SqliteStore::list_objectives(const Objectiv
 
 Result<TaskRecord> SqliteStore::get_task(const std::string& id) {
   return read<TaskRecord>([&](SqliteDb& db) -> Result<TaskRecord> {
-    PREPARE(sel, db, sql_with("SELECT ", kTaskColumns, " FROM tasks WHERE id = ?1"));
+    static const std::string kSql = sql_with("SELECT ", kTaskColumns, " FROM tasks WHERE id = ?1");
+    PREPARE(sel, db, kSql);
     sel->bind(1, id);
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
     if (!row) return Status::NotFound("task " + id + " does not exist");
-    return task_from_row(*sel);
+    return task_from_row(sel);
   });
 }
 
@@ -551,7 +553,7 @@ Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back(task_from_row(*sel));
+      rows.push_back(task_from_row(sel));
     }
     return rows;
   });
@@ -560,13 +562,14 @@ Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter
 Result<std::vector<StepRecord>> SqliteStore::get_steps(const std::string& task_id) {
   using Rows = std::vector<StepRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    PREPARE(sel, db, sql_with("SELECT ", kStepColumns, " FROM steps WHERE task_id = ?1 ORDER BY seq"));
+    static const std::string kSql = sql_with("SELECT ", kStepColumns, " FROM steps WHERE task_id = ?1 ORDER BY seq");
+    PREPARE(sel, db, kSql);
     sel->bind(1, task_id);
     Rows rows;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back(step_from_row(*sel));
+      rows.push_back(step_from_row(sel));
     }
     return rows;
   });
@@ -612,19 +615,19 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
   return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
     Rows rows;
     if (agent_limits.empty()) {
-      PREPARE(upd, db,
-              sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
+      static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
                        "claims = claims + 1, run_at = ?2, "
                        "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
                        "wait_kind = 'none', wait_key = '', wait_seq = 0 "
                        "WHERE id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 "
                        "ORDER BY run_at LIMIT ?4) RETURNING ",
-                       kTaskColumns, ""));
+                       kTaskColumns, "");
+      PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
       while (true) {
         CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
         if (!row) break;
-        rows.push_back(task_from_row(*upd));
+        rows.push_back(task_from_row(upd));
       }
       return rows;
     }
@@ -660,16 +663,16 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
       }
     }
     for (const auto& id : chosen) {
-      PREPARE(upd, db,
-              sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
+      static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
                        "claims = claims + 1, run_at = ?2, "
                        "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
                        "wait_kind = 'none', wait_key = '', wait_seq = 0 "
                        "WHERE id = ?4 AND run_at > 0 AND run_at <= ?3 RETURNING ",
-                       kTaskColumns, ""));
+                       kTaskColumns, "");
+      PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
       CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-      if (row) rows.push_back(task_from_row(*upd));
+      if (row) rows.push_back(task_from_row(upd));
       CADRE_RETURN_IF_ERROR(upd->run());
     }
     return rows;
