@@ -31,6 +31,18 @@ std::string sql_with(std::string_view head, std::string_view columns, std::strin
   return sql;
 }
 
+// The claim of the tasks matching `where`: running for worker ?1 until ?2
+// (now is ?3), with a new fence; returns their rows.
+std::string claim_sql(std::string_view where) {
+  std::string head =
+      "UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
+      "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
+      "wait_kind = 'none', wait_key = '', wait_seq = 0 WHERE ";
+  head += where;
+  head += " RETURNING ";
+  return sql_with(head, kTaskColumns, "");
+}
+
 TaskRecord task_from_row(const Stmt& s) {
   TaskRecord t;
   t.id = s.text_at(0);
@@ -187,10 +199,7 @@ Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, cons
 // of agents go through the dispatcher, which applies per-agent limits.
 Result<std::optional<TaskRecord>> claim_one(SqliteDb& db, const std::string& task_id, const std::string& worker,
                                             TimeMs now, int64_t lease_ms) {
-  static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
-                   "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
-                   "WHERE id = ?4 AND state = 'ready' AND agent = '' RETURNING ",
-                   kTaskColumns, "");
+  static const std::string kSql = claim_sql("id = ?4 AND state = 'ready' AND agent = ''");
   PREPARE(upd, db, kSql);
   upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, task_id);
   CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
@@ -615,13 +624,8 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
   return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
     Rows rows;
     if (agent_limits.empty()) {
-      static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
-                       "claims = claims + 1, run_at = ?2, "
-                       "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
-                       "wait_kind = 'none', wait_key = '', wait_seq = 0 "
-                       "WHERE id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 "
-                       "ORDER BY run_at LIMIT ?4) RETURNING ",
-                       kTaskColumns, "");
+      static const std::string kSql =
+          claim_sql("id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 ORDER BY run_at LIMIT ?4)");
       PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
       while (true) {
@@ -663,12 +667,7 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
       }
     }
     for (const auto& id : chosen) {
-      static const std::string kSql = sql_with("UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, "
-                       "claims = claims + 1, run_at = ?2, "
-                       "started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
-                       "wait_kind = 'none', wait_key = '', wait_seq = 0 "
-                       "WHERE id = ?4 AND run_at > 0 AND run_at <= ?3 RETURNING ",
-                       kTaskColumns, "");
+      static const std::string kSql = claim_sql("id = ?4 AND run_at > 0 AND run_at <= ?3");
       PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
       CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
