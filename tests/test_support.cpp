@@ -1,6 +1,7 @@
 #include "test_support.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -67,6 +69,22 @@ int spawn(const std::vector<std::string>& args, const fs::path& cwd, const fs::p
 }
 
 }  // namespace
+
+Json json_of(const CommandResult& result) {
+  Json j = Json::parse(result.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << result.out << result.err;
+  return j.is_discarded() ? Json(nullptr) : j;
+}
+
+bool eventually(const std::function<bool()>& probe, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (probe()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return probe();
+    std::this_thread::sleep_for(every);
+  }
+}
 
 CommandResult run_cadre(const std::vector<std::string>& args, const fs::path& cwd) {
   TempDir io;

@@ -1,11 +1,25 @@
 // Helpers for tests: temporary folders and running the real `cadre` binary.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/json.h"
+
 namespace cadre::testing {
+
+// The exit codes of `cadre` (src/cli/cli_app.h).
+constexpr int kExitOk = 0;
+constexpr int kExitBadUsage = 2;
+constexpr int kExitNotFound = 3;
+constexpr int kExitWorkspaceErrors = 4;
+constexpr int kExitRunFailed = 5;
+constexpr int kExitConflict = 6;
+constexpr int kExitBusy = 7;
+constexpr int kExitNeedsOperator = 8;
 
 // A fresh folder under the system temp dir, removed when destroyed.
 class TempDir {
@@ -23,6 +37,14 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
+
+// The command's standard output as JSON; a test failure (and null) if it is not JSON.
+Json json_of(const CommandResult& result);
+
+// Polls `probe` every `every` until it is true or `timeout` has passed; returns its last answer.
+bool eventually(const std::function<bool()>& probe,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                std::chrono::milliseconds every = std::chrono::milliseconds(50));
 
 // Runs the cadre binary with `args` in `cwd`, waiting for it to exit.
 CommandResult run_cadre(const std::vector<std::string>& args, const std::filesystem::path& cwd = {});

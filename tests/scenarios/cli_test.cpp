@@ -27,31 +27,26 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::json_of;
+using testing::eventually;
 using testing::CommandResult;
+using testing::kExitBadUsage;
+using testing::kExitConflict;
+using testing::kExitNeedsOperator;
+using testing::kExitNotFound;
+using testing::kExitOk;
+using testing::kExitRunFailed;
+using testing::kExitWorkspaceErrors;
 using testing::read_file;
 using testing::run_cadre;
 using testing::TempDir;
 using testing::write_file;
 
-// Exit codes (src/cli/cli_app.h).
-constexpr int kExitOk = 0;
-constexpr int kExitBadUsage = 2;
-constexpr int kExitNotFound = 3;
-constexpr int kExitWorkspaceErrors = 4;
-constexpr int kExitRunFailed = 5;
-constexpr int kExitConflict = 6;
-constexpr int kExitNeedsOperator = 8;
 
 // Settings that make a workspace react quickly in tests.
 constexpr char kFastConfig[] =
     "name: scenario\n"
     "kernel: {workers: 4, poll_interval: 50ms, heartbeat: 1s, lease: 5s, shutdown_grace: 2s}\n";
-
-Json json_of(const CommandResult& r) {
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.out << r.err;
-  return j;
-}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
@@ -68,16 +63,6 @@ int count_of(const std::string& text, const std::string& part) {
 }
 
 // Polls `probe` until it holds or `timeout` passes; true if it held.
-bool eventually(const std::function<bool()>& probe, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds every = 50ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (probe()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
-
 // A `cadre` process in the background (`serve`, or a `run --wait`). If it is
 // still running when the object goes away it is killed.
 class Background {

@@ -25,6 +25,7 @@ namespace cadre {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::json_of;
 using testing::run_cadre;
 using testing::TempDir;
 
@@ -46,12 +47,6 @@ std::string crash_playbook() {
     }
   }
   return yaml;
-}
-
-Json json_of(const testing::CommandResult& r) {
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
-  return j;
 }
 
 TEST(CrashScenario, KilledTwentyTimesEveryRunFinishesExactlyOnceOrWaitsForAHuman) {

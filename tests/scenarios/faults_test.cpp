@@ -24,16 +24,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::json_of;
 using testing::CommandResult;
+using testing::kExitBusy;
+using testing::kExitOk;
+using testing::kExitRunFailed;
 using testing::read_file;
 using testing::run_cadre;
 using testing::TempDir;
 using testing::write_file;
 
-// Exit codes (src/cli/cli_app.h).
-constexpr int kExitOk = 0;
-constexpr int kExitRunFailed = 5;
-constexpr int kExitBusy = 7;
 
 constexpr char kSavePlaybook[] =
     "description: Save a note\n"
@@ -51,12 +51,6 @@ bool contains(const std::string& text, const std::string& part) {
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
-}
-
-Json json_of(const CommandResult& r) {
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.out << r.err;
-  return j;
 }
 
 // A workspace with quick kernel settings, a `save` playbook and its database

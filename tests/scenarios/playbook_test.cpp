@@ -14,22 +14,9 @@ namespace cadre {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::json_of;
+using testing::eventually;
 using testing::run_cadre;
-
-Json json_of(const testing::CommandResult& r) {
-  Json j = Json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
-  return j;
-}
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
 TEST(Playbooks, AStepWaitingForAnEventResumesWithItsDataWhenItIsEmitted) {
   testing::TempDir dir;
