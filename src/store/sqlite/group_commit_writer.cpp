@@ -5,7 +5,10 @@
 namespace cadre {
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteDb> db, int max_batch)
-    : db_(std::move(db)), max_batch_(max_batch > 0 ? max_batch : 1), thread_([this] { loop(); }) {}
+    : db_(std::move(db)),
+      max_batch_(max_batch > 0 ? max_batch : 1),
+      answer_thread_([this] { answer_loop(); }),
+      thread_([this] { loop(); }) {}
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
@@ -14,6 +17,12 @@ GroupCommitWriter::~GroupCommitWriter() {
   }
   wake_.notify_all();
   thread_.join();
+  {
+    std::lock_guard lock(answer_mutex_);
+    answers_closed_ = true;
+  }
+  answer_wake_.notify_all();
+  answer_thread_.join();
 }
 
 void GroupCommitWriter::submit(Apply apply, Done done) {
@@ -42,22 +51,50 @@ void GroupCommitWriter::loop() {
   }
 }
 
+void GroupCommitWriter::answer(std::vector<std::pair<Done, Status>> answers) {
+  {
+    std::lock_guard lock(answer_mutex_);
+    if (answers_.empty()) {
+      answers_ = std::move(answers);
+    } else {
+      for (auto& a : answers) answers_.push_back(std::move(a));
+    }
+  }
+  answer_wake_.notify_one();
+}
+
+void GroupCommitWriter::answer_loop() {
+  pthread_setname_np(pthread_self(), "cadre-answer");
+  std::vector<std::pair<Done, Status>> answering;
+  while (true) {
+    {
+      std::unique_lock lock(answer_mutex_);
+      answer_wake_.wait(lock, [this] { return answers_closed_ || !answers_.empty(); });
+      if (answers_.empty()) return;  // closed and drained
+      answering.swap(answers_);
+    }
+    for (auto& [done, status] : answering) done(status);
+    answering.clear();
+  }
+}
+
 void GroupCommitWriter::run_batch(std::deque<Op>& batch) {
   // Fast path: every operation in one transaction, no savepoints. If any
   // operation fails, the whole transaction is rolled back and each operation
   // runs again in a transaction of its own, so one failure (a stale fence,
   // say) never undoes the others and never leaves a partial write behind.
-  std::vector<Status> results;
-  results.reserve(batch.size());
+  std::vector<std::pair<Done, Status>> answers;
+  answers.reserve(batch.size());
   Status begin = db_->run("BEGIN IMMEDIATE");
   if (!begin.ok()) {
-    for (auto& op : batch) op.done(begin);
+    for (auto& op : batch) answers.emplace_back(std::move(op.done), begin);
+    answer(std::move(answers));
     return;
   }
   bool all_ok = true;
   for (auto& op : batch) {
-    results.push_back(op.apply(*db_));
-    if (!results.back().ok()) {
+    Status s = op.apply(*db_);
+    if (!s.ok()) {
       all_ok = false;
       break;
     }
@@ -67,7 +104,8 @@ void GroupCommitWriter::run_batch(std::deque<Op>& batch) {
     if (commit.ok()) {
       transactions_.fetch_add(1);
       operations_.fetch_add(static_cast<int64_t>(batch.size()));
-      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+      for (auto& op : batch) answers.emplace_back(std::move(op.done), Status::Ok());
+      answer(std::move(answers));
       return;
     }
   }
@@ -84,8 +122,9 @@ void GroupCommitWriter::run_batch(std::deque<Op>& batch) {
       if (s.ok()) transactions_.fetch_add(1);
     }
     operations_.fetch_add(1);
-    op.done(s);
+    answers.emplace_back(std::move(op.done), s);
   }
+  answer(std::move(answers));
 }
 
 }  // namespace cadre

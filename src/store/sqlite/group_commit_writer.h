@@ -4,7 +4,8 @@
 // the batch is rolled back and each operation runs alone, so a failure never
 // undoes the others nor leaves a partial write. Durability therefore
 // costs one commit (one fsync with synchronous=FULL) per batch, not per
-// write. A caller is answered only after its batch committed.
+// write. A caller is answered only after its batch committed, and by a
+// second thread, so that waking the callers does not hold up the next batch.
 //
 // Thread-safety: submit() and run() may be called from any thread.
 #pragma once
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
 #include "store/sqlite/sqlite_db.h"
@@ -63,6 +66,8 @@ class GroupCommitWriter {
   };
   void loop();
   void run_batch(std::deque<Op>& batch);
+  void answer(std::vector<std::pair<Done, Status>> answers);
+  void answer_loop();
 
   std::unique_ptr<SqliteDb> db_;
   const int max_batch_;
@@ -72,6 +77,12 @@ class GroupCommitWriter {
   bool stopping_ = false;
   std::atomic<int64_t> transactions_{0};
   std::atomic<int64_t> operations_{0};
+
+  std::mutex answer_mutex_;
+  std::condition_variable answer_wake_;
+  std::vector<std::pair<Done, Status>> answers_;
+  bool answers_closed_ = false;
+  std::thread answer_thread_;
   std::thread thread_;
 };
 

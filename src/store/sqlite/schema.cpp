@@ -8,7 +8,11 @@ namespace {
 // tasks.run_at is when a claimer must next look at a task: the time a ready
 // task may start, a timer's wake time, or a running task's lease expiry; 0
 // means never (pending, waiting for an event or lock, uncertain, finished).
-// The partial index over run_at > 0 therefore holds only live work.
+// The partial index over run_at > 0 therefore holds only live work, and it
+// is also how running tasks are found (their run_at is the lease expiry).
+// There is deliberately no index on state alone: a task changes state four
+// times or more, and each change would rewrite an index entry in the
+// writer's hottest path.
 constexpr std::string_view kV1 = R"sql(
 CREATE TABLE definitions (
   hash TEXT PRIMARY KEY,
@@ -62,7 +66,6 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_due ON tasks(run_at) WHERE run_at > 0;
 CREATE INDEX tasks_waiting ON tasks(wait_kind, wait_key) WHERE state = 'waiting';
-CREATE INDEX tasks_state ON tasks(state, id);
 
 CREATE TABLE task_edges (
   parent TEXT NOT NULL,

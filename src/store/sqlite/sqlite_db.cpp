@@ -103,8 +103,8 @@ bool read_only_folder(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool create, bool synchronous_full,
-                                                 int busy_timeout_ms) {
+Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool create,
+                                                 bool synchronous_full, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -112,7 +112,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
     Status s = sqlite_status(rc, raw, "cannot open database " + path);
     sqlite3_close(raw);
     if (read_only_folder(path)) {
-      return Status::IOError("cannot open database " + path + ": the workspace is on a read-only file system");
+      return Status::IOError("cannot open database " + path +
+                             ": the workspace is on a read-only file system");
     }
     return s;
   }
@@ -132,7 +133,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
     s = db->exec(pragmas);
   }
   if (s.is(StatusCode::kIOError) && read_only_folder(path)) {
-    return Status::IOError("database " + path + " cannot be opened: the workspace is on a read-only file system");
+    return Status::IOError("database " + path +
+                           " cannot be opened: the workspace is on a read-only file system");
   }
   if (!s.ok()) return s.with_context("database " + path);
   return db;
@@ -147,8 +149,8 @@ Result<Stmt> SqliteDb::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                                &stmt, nullptr);
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "cannot prepare statement");
     it = cache_.emplace(std::string(sql), stmt).first;
   }

@@ -9,10 +9,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <unordered_map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "core/json.h"
@@ -58,8 +58,8 @@ class Stmt {
 class SqliteDb {
  public:
   // Opens (creating if `create`) the database file and applies pragmas.
-  static Result<std::unique_ptr<SqliteDb>> open(const std::string& path, bool create, bool synchronous_full,
-                                                int busy_timeout_ms);
+  static Result<std::unique_ptr<SqliteDb>> open(const std::string& path, bool create,
+                                                bool synchronous_full, int busy_timeout_ms);
   ~SqliteDb();
 
   // A statement from the cache, reset and with bindings cleared. The returned

@@ -13,15 +13,18 @@ namespace {
 #define PREPARE(var, db, sql) CADRE_ASSIGN_OR_RETURN(auto var, (db).prepare(sql))
 
 constexpr std::string_view kTaskColumns =
-    "id, objective_id, key, kind, agent, spec, state, deps_left, run_at, wait_kind, wait_key, wait_seq, "
+    "id, objective_id, key, kind, agent, spec, state, deps_left, run_at, wait_kind, wait_key, "
+    "wait_seq, "
     "lease_owner, fence, claims, output, error, created_at, started_at, finished_at";
 
 constexpr std::string_view kObjectiveColumns =
-    "id, title, owner, source, playbook, inputs, versions, state, coalesce(dedupe_key, ''), tasks_total, "
+    "id, title, owner, source, playbook, inputs, versions, state, coalesce(dedupe_key, ''), "
+    "tasks_total, "
     "tasks_left, error, created_at, updated_at, finished_at";
 
 constexpr std::string_view kStepColumns =
-    "task_id, seq, name, kind, state, idempotency_key, input, output, error, attempts, attempt_log, "
+    "task_id, seq, name, kind, state, idempotency_key, input, output, error, attempts, "
+    "attempt_log, "
     "started_at, finished_at";
 
 std::string sql_with(std::string_view head, std::string_view columns, std::string_view tail) {
@@ -32,10 +35,13 @@ std::string sql_with(std::string_view head, std::string_view columns, std::strin
 }
 
 // The claim of the tasks matching `where`: running for worker ?1 until ?2
-// (now is ?3), with a new fence; returns their rows.
-std::string claim_sql(std::string_view where) {
-  std::string head =
-      "UPDATE tasks SET state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
+// (now is ?3), with a new fence; returns their rows. `also_set` lists more
+// assignments, each followed by ", ".
+std::string claim_sql(std::string_view where, std::string_view also_set = "") {
+  std::string head = "UPDATE tasks SET ";
+  head += also_set;
+  head +=
+      "state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
       "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
       "wait_kind = 'none', wait_key = '', wait_seq = 0 WHERE ";
   head += where;
@@ -143,7 +149,10 @@ Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
     PREPARE(ins, db,
             "INSERT INTO events (id, name, data, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
             "ON CONFLICT (id) DO NOTHING");
-    ins->bind(1, e.id).bind(2, e.name).bind(3, e.data.is_null() ? Json::object() : e.data).bind(4, e.source);
+    ins->bind(1, e.id)
+        .bind(2, e.name)
+        .bind(3, e.data.is_null() ? Json::object() : e.data)
+        .bind(4, e.source);
     ins->bind(5, e.created_at);
     CADRE_RETURN_IF_ERROR(ins->run());
     if (db.changes() == 0) return 0;  // seen before: already delivered
@@ -151,7 +160,8 @@ Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
   std::vector<std::pair<std::string, int64_t>> waiters;
   {
     PREPARE(sel, db,
-            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'event' AND wait_key = ?1");
+            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'event' AND "
+            "wait_key = ?1");
     sel->bind(1, e.name);
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
@@ -159,14 +169,17 @@ Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
       waiters.emplace_back(sel->text_at(0), sel->int_at(1));
     }
   }
-  Json delivered = {{"event_id", e.id}, {"name", e.name}, {"data", e.data}, {"created_at", e.created_at}};
+  Json delivered = {
+      {"event_id", e.id}, {"name", e.name}, {"data", e.data}, {"created_at", e.created_at}};
   for (const auto& [task_id, seq] : waiters) {
     PREPARE(step, db,
-            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
+            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND "
+            "seq = ?4");
     step->bind(1, delivered).bind(2, e.created_at).bind(3, task_id).bind(4, seq);
     CADRE_RETURN_IF_ERROR(step->run());
     PREPARE(wake, db,
-            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', wait_seq = 0 "
+            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', "
+            "wait_seq = 0 "
             "WHERE id = ?2");
     wake->bind(1, e.created_at).bind(2, task_id);
     CADRE_RETURN_IF_ERROR(wake->run());
@@ -176,8 +189,8 @@ Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
 
 // Cancels every task of the objective that has not started or is waiting,
 // and releases what they held. Running tasks are left to their workers.
-Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, const std::string& reason,
-                             TimeMs now) {
+Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id,
+                             const std::string& reason, TimeMs now) {
   std::vector<std::string> cancelled;
   {
     PREPARE(upd, db,
@@ -195,18 +208,58 @@ Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id, cons
   return static_cast<int>(cancelled.size());
 }
 
-// Claims one ready task for `worker` (hand-off), if it is still ready. Tasks
-// of agents go through the dispatcher, which applies per-agent limits.
-Result<std::optional<TaskRecord>> claim_one(SqliteDb& db, const std::string& task_id, const std::string& worker,
-                                            TimeMs now, int64_t lease_ms) {
-  static const std::string kSql = claim_sql("id = ?4 AND state = 'ready' AND agent = ''");
+// The tasks that wait for `task_id` (the children of its edges), with what
+// decides whether its success makes them ready.
+struct Dependent {
+  std::string id;
+  bool becomes_ready = false;  // this was the last thing it waited for
+  bool by_dispatcher = false;  // tasks of agents go through the dispatcher's per-agent limits
+};
+
+Result<std::vector<Dependent>> dependents_of(SqliteDb& db, const std::string& task_id) {
+  PREPARE(sel, db,
+          "SELECT t.id, t.deps_left = 1 AND (t.state = 'pending' OR t.wait_kind = 'children'), "
+          "t.agent != '' "
+          "FROM task_edges e JOIN tasks t ON t.id = e.child WHERE e.parent = ?1");
+  sel->bind(1, task_id);
+  std::vector<Dependent> out;
+  while (true) {
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) break;
+    out.push_back({sel->text_at(0), sel->int_at(1) != 0, sel->int_at(2) != 0});
+  }
+  return out;
+}
+
+// Counts down one need of a dependent; at zero it becomes ready at `now`.
+Status count_down(SqliteDb& db, const std::string& id, TimeMs now) {
+  PREPARE(
+      upd, db,
+      "UPDATE tasks SET deps_left = deps_left - 1, "
+      "state = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN "
+      "'ready' "
+      "ELSE state END, "
+      "run_at = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN ?1 "
+      "ELSE run_at END, "
+      "wait_kind = CASE WHEN deps_left = 1 AND wait_kind = 'children' THEN 'none' ELSE wait_kind "
+      "END "
+      "WHERE id = ?2");
+  upd->bind(1, now).bind(2, id);
+  return upd->run();
+}
+
+// Counts down the last need of a dependent and claims it for `worker` in
+// the same write (hand-off): it goes from waiting straight to running.
+Result<TaskRecord> count_down_and_claim(SqliteDb& db, const std::string& id,
+                                        const std::string& worker, TimeMs now, int64_t lease_ms) {
+  static const std::string kSql = claim_sql("id = ?4", "deps_left = 0, ");
   PREPARE(upd, db, kSql);
-  upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, task_id);
+  upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
   CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-  if (!row) return std::optional<TaskRecord>();
+  if (!row) return Status::Internal("task " + id + " vanished while being handed off");
   TaskRecord claimed = task_from_row(upd);
   CADRE_RETURN_IF_ERROR(upd->run());
-  return std::optional<TaskRecord>(std::move(claimed));
+  return claimed;
 }
 
 // Applies the end of a task: its own row, its locks, its dependents and its
@@ -227,7 +280,8 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
   if (f.state == TaskState::kUncertain) {
     // The resource is in an unknown state: keep its locks until a human decides.
     PREPARE(obj, db,
-            "UPDATE objectives SET state = 'uncertain', updated_at = ?1 WHERE id = ?2 AND state = 'running'");
+            "UPDATE objectives SET state = 'uncertain', updated_at = ?1 WHERE id = ?2 AND state = "
+            "'running'");
     obj->bind(1, f.at).bind(2, objective_id);
     CADRE_RETURN_IF_ERROR(obj->run());
     return 0;
@@ -237,32 +291,25 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
     made_ready += woken;
   }
   if (f.state == TaskState::kSucceeded || f.state == TaskState::kSkipped) {
-    PREPARE(children, db,
-            "UPDATE tasks SET deps_left = deps_left - 1, "
-            "state = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN 'ready' "
-            "ELSE state END, "
-            "run_at = CASE WHEN deps_left = 1 AND (state = 'pending' OR wait_kind = 'children') THEN ?1 "
-            "ELSE run_at END, "
-            "wait_kind = CASE WHEN deps_left = 1 AND wait_kind = 'children' THEN 'none' ELSE wait_kind END "
-            "WHERE id IN (SELECT child FROM task_edges WHERE parent = ?2) RETURNING state, id");
-    children->bind(1, f.at).bind(2, task_id);
-    std::string handoff;
-    while (true) {
-      CADRE_ASSIGN_OR_RETURN(bool row, children->step());
-      if (!row) break;
-      if (children->text_at(0) != "ready") continue;
-      ++made_ready;
-      if (handoff.empty()) handoff = children->text_at(1);
+    CADRE_ASSIGN_OR_RETURN(std::vector<Dependent> dependents, dependents_of(db, task_id));
+    bool hand_off = next != nullptr && !f.handoff_worker.empty();
+    for (const auto& d : dependents) {
+      if (hand_off && d.becomes_ready && !d.by_dispatcher) {
+        CADRE_ASSIGN_OR_RETURN(TaskRecord claimed, count_down_and_claim(db, d.id, f.handoff_worker,
+                                                                        f.at, f.handoff_lease_ms));
+        *next = std::move(claimed);
+        hand_off = false;
+        continue;
+      }
+      CADRE_RETURN_IF_ERROR(count_down(db, d.id, f.at));
+      if (d.becomes_ready) ++made_ready;
     }
-    if (next && !handoff.empty() && !f.handoff_worker.empty()) {
-      CADRE_ASSIGN_OR_RETURN(*next, claim_one(db, handoff, f.handoff_worker, f.at, f.handoff_lease_ms));
-      if (next->has_value()) --made_ready;
-    }
-    PREPARE(obj, db,
-            "UPDATE objectives SET tasks_left = tasks_left - 1, updated_at = ?1, "
-            "state = CASE WHEN tasks_left = 1 AND state = 'running' THEN 'succeeded' ELSE state END, "
-            "finished_at = CASE WHEN tasks_left = 1 AND state = 'running' THEN ?1 ELSE finished_at END "
-            "WHERE id = ?2");
+    PREPARE(
+        obj, db,
+        "UPDATE objectives SET tasks_left = tasks_left - 1, updated_at = ?1, "
+        "state = CASE WHEN tasks_left = 1 AND state = 'running' THEN 'succeeded' ELSE state END, "
+        "finished_at = CASE WHEN tasks_left = 1 AND state = 'running' THEN ?1 ELSE finished_at END "
+        "WHERE id = ?2");
     obj->bind(1, f.at).bind(2, objective_id);
     CADRE_RETURN_IF_ERROR(obj->run());
   } else if (f.state == TaskState::kFailed || f.state == TaskState::kCancelled) {
@@ -271,7 +318,9 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
     PREPARE(obj, db,
             "UPDATE objectives SET state = ?1, error = ?2, updated_at = ?3, finished_at = ?3 "
             "WHERE id = ?4 AND state IN ('running', 'uncertain')");
-    obj->bind(1, f.state == TaskState::kFailed ? "failed" : "cancelled").bind(2, reason).bind(3, f.at);
+    obj->bind(1, f.state == TaskState::kFailed ? "failed" : "cancelled")
+        .bind(2, reason)
+        .bind(3, f.at);
     obj->bind(4, objective_id);
     CADRE_RETURN_IF_ERROR(obj->run());
     CADRE_RETURN_IF_ERROR(cancel_unstarted(db, objective_id, "not run: " + reason, f.at).status());
@@ -281,7 +330,8 @@ Result<int> finish_task(SqliteDb& db, const std::string& task_id, const std::str
 
 // Inserts tasks into an objective with the edges of their `needs` (keys
 // among `tasks`); tasks without needs are ready at once.
-Status insert_tasks(SqliteDb& db, const std::string& objective_id, const std::vector<NewTask>& tasks, TimeMs now) {
+Status insert_tasks(SqliteDb& db, const std::string& objective_id,
+                    const std::vector<NewTask>& tasks, TimeMs now) {
   std::map<std::string, const NewTask*> by_key;
   for (const auto& t : tasks) by_key[t.key] = &t;
   for (const auto& t : tasks) {
@@ -294,7 +344,8 @@ Status insert_tasks(SqliteDb& db, const std::string& objective_id, const std::ve
       CADRE_RETURN_IF_ERROR(edge->run());
     }
     PREPARE(ins, db,
-            "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, run_at, created_at) "
+            "INSERT INTO tasks (id, objective_id, key, kind, agent, spec, state, deps_left, "
+            "run_at, created_at) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     bool ready = t.needs.empty();
     ins->bind(1, t.id).bind(2, objective_id).bind(3, t.key).bind(4, t.kind).bind(5, t.agent);
@@ -309,7 +360,8 @@ Status insert_tasks(SqliteDb& db, const std::string& objective_id, const std::ve
 // Back to `running` when no task of the objective is uncertain any more.
 Status unblock_objective(SqliteDb& db, const std::string& objective_id, TimeMs now) {
   PREPARE(upd, db,
-          "UPDATE objectives SET state = 'running', updated_at = ?1 WHERE id = ?2 AND state = 'uncertain' "
+          "UPDATE objectives SET state = 'running', updated_at = ?1 WHERE id = ?2 AND state = "
+          "'uncertain' "
           "AND NOT EXISTS (SELECT 1 FROM tasks WHERE objective_id = ?2 AND state = 'uncertain')");
   upd->bind(1, now).bind(2, objective_id);
   return upd->run();
@@ -342,7 +394,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
 // another application's tables (schema version 0 but not empty).
 Status refuse_foreign_database(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0) return Status::Ok();
+  if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0)
+    return Status::Ok();
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(raw);
@@ -360,9 +413,10 @@ Status refuse_foreign_database(const std::string& path) {
   sqlite3_finalize(stmt);
   sqlite3_close(raw);
   if (foreign) {
-    return Status::FailedPrecondition(path +
-                                      " is not a Cadre database (it holds tables of another application); "
-                                      "point store.path at a new file");
+    return Status::FailedPrecondition(
+        path +
+        " is not a Cadre database (it holds tables of another application); "
+        "point store.path at a new file");
   }
   return Status::Ok();
 }
@@ -372,8 +426,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   std::error_code ec;
   auto parent = std::filesystem::path(options.path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  CADRE_ASSIGN_OR_RETURN(auto db, SqliteDb::open(options.path, /*create=*/true, options.synchronous_full,
-                                                 options.busy_timeout_ms));
+  CADRE_ASSIGN_OR_RETURN(auto db,
+                         SqliteDb::open(options.path, /*create=*/true, options.synchronous_full,
+                                        options.busy_timeout_ms));
   CADRE_RETURN_IF_ERROR(db->exec("PRAGMA wal_autocheckpoint=0"));
   // Reading the schema version takes no write lock, so commands that only
   // read work while another process writes; only an upgrade needs the writer.
@@ -385,7 +440,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
   store->writer_ = std::make_unique<GroupCommitWriter>(std::move(db), options.max_batch);
-  if (version != static_cast<int>(sqlite_schema::migrations().size())) CADRE_RETURN_IF_ERROR(store->migrate());
+  if (version != static_cast<int>(sqlite_schema::migrations().size()))
+    CADRE_RETURN_IF_ERROR(store->migrate());
   store->checkpointer_ = std::thread([s = store.get()] { s->checkpoint_loop(); });
   return store;
 }
@@ -402,7 +458,8 @@ SqliteStore::~SqliteStore() {
 
 void SqliteStore::checkpoint_loop() {
   pthread_setname_np(pthread_self(), "cadre-checkpoint");
-  auto db = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full, options_.busy_timeout_ms);
+  auto db = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full,
+                           options_.busy_timeout_ms);
   if (!db.ok()) return;  // the writer's connection then checkpoints at close
   while (true) {
     {
@@ -444,9 +501,9 @@ Status SqliteStore::migrate() {
     int version = row ? static_cast<int>(ver->int_at(0)) : 0;
     const auto& all = sqlite_schema::migrations();
     if (version > static_cast<int>(all.size())) {
-      return Status::FailedPrecondition("the database has schema version " + std::to_string(version) +
-                                        " but this cadre knows only up to " + std::to_string(all.size()) +
-                                        "; use a newer cadre");
+      return Status::FailedPrecondition(
+          "the database has schema version " + std::to_string(version) +
+          " but this cadre knows only up to " + std::to_string(all.size()) + "; use a newer cadre");
     }
     for (size_t i = static_cast<size_t>(version); i < all.size(); ++i) {
       CADRE_RETURN_IF_ERROR(db.exec(all[i]).with_context("migration " + std::to_string(i + 1)));
@@ -461,9 +518,14 @@ Status SqliteStore::put_definition(const DefinitionRecord& def) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
         PREPARE(ins, db,
-                "INSERT INTO definitions (hash, kind, name, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                "INSERT INTO definitions (hash, kind, name, body, created_at) VALUES (?1, ?2, ?3, "
+                "?4, ?5) "
                 "ON CONFLICT (hash) DO NOTHING");
-        ins->bind(1, def.hash).bind(2, def.kind).bind(3, def.name).bind(4, def.body).bind(5, def.created_at);
+        ins->bind(1, def.hash)
+            .bind(2, def.kind)
+            .bind(3, def.name)
+            .bind(4, def.body)
+            .bind(5, def.created_at);
         CADRE_RETURN_IF_ERROR(ins->run());
         return true;
       })
@@ -476,7 +538,8 @@ Result<DefinitionRecord> SqliteStore::get_definition(const std::string& hash) {
     sel->bind(1, hash);
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
     if (!row) return Status::NotFound("definition version " + hash + " is not stored");
-    return DefinitionRecord{sel->text_at(0), sel->text_at(1), sel->text_at(2), sel->json_at(3), sel->int_at(4)};
+    return DefinitionRecord{sel->text_at(0), sel->text_at(1), sel->text_at(2), sel->json_at(3),
+                            sel->int_at(4)};
   });
 }
 
@@ -491,7 +554,8 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
     }
     {
       PREPARE(ins, db,
-              "INSERT INTO objectives (id, title, owner, source, playbook, inputs, versions, state, dedupe_key, "
+              "INSERT INTO objectives (id, title, owner, source, playbook, inputs, versions, "
+              "state, dedupe_key, "
               "tasks_total, tasks_left, created_at, updated_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), ?10, ?10, ?11, ?11)");
       ins->bind(1, o.id).bind(2, o.title).bind(3, o.owner).bind(4, o.source).bind(5, o.playbook);
@@ -508,7 +572,8 @@ Result<bool> SqliteStore::create_objective(const NewObjective& n, TimeMs now) {
 
 Result<ObjectiveRecord> SqliteStore::get_objective(const std::string& id) {
   return read<ObjectiveRecord>([&](SqliteDb& db) -> Result<ObjectiveRecord> {
-    static const std::string kSql = sql_with("SELECT ", kObjectiveColumns, " FROM objectives WHERE id = ?1");
+    static const std::string kSql =
+        sql_with("SELECT ", kObjectiveColumns, " FROM objectives WHERE id = ?1");
     PREPARE(sel, db, kSql);
     sel->bind(1, id);
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
@@ -520,8 +585,9 @@ Result<ObjectiveRecord> SqliteStore::get_objective(const std::string& id) {
 Result<std::vector<ObjectiveRecord>> SqliteStore::list_objectives(const ObjectiveFilter& filter) {
   using Rows = std::vector<ObjectiveRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    static const std::string kSql = sql_with("SELECT ", kObjectiveColumns,
-                     " FROM objectives WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2");
+    static const std::string kSql =
+        sql_with("SELECT ", kObjectiveColumns,
+                 " FROM objectives WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2");
     PREPARE(sel, db, kSql);
     sel->bind(1, filter.state ? std::string(to_string(*filter.state)) : std::string());
     sel->bind(2, filter.limit);
@@ -550,11 +616,14 @@ Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter
   using Rows = std::vector<TaskRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
     // Within one objective, creation order (the plan's order); otherwise newest first.
-    PREPARE(sel, db,
-            sql_with("SELECT ", kTaskColumns,
-                     filter.objective_id.empty()
-                         ? " FROM tasks WHERE ?1 = '' AND (?2 = '' OR state = ?2) ORDER BY id DESC LIMIT ?3"
-                         : " FROM tasks WHERE objective_id = ?1 AND (?2 = '' OR state = ?2) ORDER BY rowid LIMIT ?3"));
+    PREPARE(
+        sel, db,
+        sql_with(
+            "SELECT ", kTaskColumns,
+            filter.objective_id.empty()
+                ? " FROM tasks WHERE ?1 = '' AND (?2 = '' OR state = ?2) ORDER BY id DESC LIMIT ?3"
+                : " FROM tasks WHERE objective_id = ?1 AND (?2 = '' OR state = ?2) ORDER BY rowid "
+                  "LIMIT ?3"));
     sel->bind(1, filter.objective_id);
     sel->bind(2, filter.state ? std::string(to_string(*filter.state)) : std::string());
     sel->bind(3, filter.limit);
@@ -571,7 +640,8 @@ Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter
 Result<std::vector<StepRecord>> SqliteStore::get_steps(const std::string& task_id) {
   using Rows = std::vector<StepRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    static const std::string kSql = sql_with("SELECT ", kStepColumns, " FROM steps WHERE task_id = ?1 ORDER BY seq");
+    static const std::string kSql =
+        sql_with("SELECT ", kStepColumns, " FROM steps WHERE task_id = ?1 ORDER BY seq");
     PREPARE(sel, db, kSql);
     sel->bind(1, task_id);
     Rows rows;
@@ -587,7 +657,8 @@ Result<std::vector<StepRecord>> SqliteStore::get_steps(const std::string& task_i
 Result<Json> SqliteStore::task_outputs(const std::string& objective_id) {
   return read<Json>([&](SqliteDb& db) -> Result<Json> {
     PREPARE(sel, db,
-            "SELECT key, output, state FROM tasks WHERE objective_id = ?1 AND state IN ('succeeded', 'skipped')");
+            "SELECT key, output, state FROM tasks WHERE objective_id = ?1 AND state IN "
+            "('succeeded', 'skipped')");
     sel->bind(1, objective_id);
     Json out = Json::object();
     while (true) {
@@ -618,14 +689,16 @@ Result<Json> SqliteStore::counts() {
   });
 }
 
-Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& worker, int max, TimeMs now,
-                                                         int64_t lease_ms, const AgentLimits& agent_limits) {
+Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& worker, int max,
+                                                         TimeMs now, int64_t lease_ms,
+                                                         const AgentLimits& agent_limits) {
   using Rows = std::vector<TaskRecord>;
   return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
     Rows rows;
     if (agent_limits.empty()) {
-      static const std::string kSql =
-          claim_sql("id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 ORDER BY run_at LIMIT ?4)");
+      static const std::string kSql = claim_sql(
+          "id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 ORDER BY run_at LIMIT "
+          "?4)");
       PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
       while (true) {
@@ -641,7 +714,8 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
     std::map<std::string, int> running;
     {
       PREPARE(count, db,
-              "SELECT agent, count(*) FROM tasks WHERE state = 'running' AND agent != '' AND run_at > ?1 "
+              "SELECT agent, count(*) FROM tasks WHERE state = 'running' AND agent != '' AND "
+              "run_at > ?1 "
               "GROUP BY agent");
       count->bind(1, now);
       while (true) {
@@ -652,7 +726,9 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
     }
     std::vector<std::string> chosen;
     {
-      PREPARE(sel, db, "SELECT id, agent FROM tasks WHERE run_at > 0 AND run_at <= ?1 ORDER BY run_at LIMIT ?2");
+      PREPARE(
+          sel, db,
+          "SELECT id, agent FROM tasks WHERE run_at > 0 AND run_at <= ?1 ORDER BY run_at LIMIT ?2");
       sel->bind(1, now).bind(2, max * 4);
       while (static_cast<int>(chosen.size()) < max) {
         CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
@@ -682,8 +758,9 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
   return writer_->run<CommitResult>([&](SqliteDb& db) -> Result<CommitResult> {
     CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, ref.task_id));
     if (live.fence != ref.fence) {
-      return Status::Conflict("task " + ref.task_id + " was claimed again (fence " + std::to_string(live.fence) +
-                              ", ours " + std::to_string(ref.fence) + "); this worker's lease is void");
+      return Status::Conflict("task " + ref.task_id + " was claimed again (fence " +
+                              std::to_string(live.fence) + ", ours " + std::to_string(ref.fence) +
+                              "); this worker's lease is void");
     }
     if (live.state != "running") {
       return Status::Conflict("task " + ref.task_id + " is " + live.state + ", not running");
@@ -695,35 +772,46 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
             using T = std::decay_t<decltype(t)>;
             if constexpr (std::is_same_v<T, StepStarted>) {
               PREPARE(ins, db,
-                      "INSERT INTO steps (task_id, seq, name, kind, state, idempotency_key, input, attempts, "
+                      "INSERT INTO steps (task_id, seq, name, kind, state, idempotency_key, input, "
+                      "attempts, "
                       "started_at) VALUES (?1, ?2, ?3, ?4, 'started', ?5, ?6, ?7, ?8) "
-                      "ON CONFLICT (task_id, seq) DO UPDATE SET state = 'started', attempts = excluded.attempts, "
+                      "ON CONFLICT (task_id, seq) DO UPDATE SET state = 'started', attempts = "
+                      "excluded.attempts, "
                       "started_at = excluded.started_at, input = excluded.input, finished_at = 0");
-              ins->bind(1, ref.task_id).bind(2, t.seq).bind(3, t.name).bind(4, t.kind).bind(5, t.idempotency_key);
+              ins->bind(1, ref.task_id)
+                  .bind(2, t.seq)
+                  .bind(3, t.name)
+                  .bind(4, t.kind)
+                  .bind(5, t.idempotency_key);
               ins->bind(6, t.input).bind(7, t.attempt).bind(8, t.at);
               return ins->run();
             } else if constexpr (std::is_same_v<T, StepFinished>) {
-              PREPARE(upd, db,
-                      "UPDATE steps SET state = ?1, output = ?2, error = ?3, finished_at = ?4, "
-                      "attempt_log = json_insert(attempt_log, '$[#]', json_object('attempt', attempts, "
-                      "'started_at', started_at, 'finished_at', ?4, 'error', ?3)) "
-                      "WHERE task_id = ?5 AND seq = ?6");
+              PREPARE(
+                  upd, db,
+                  "UPDATE steps SET state = ?1, output = ?2, error = ?3, finished_at = ?4, "
+                  "attempt_log = json_insert(attempt_log, '$[#]', json_object('attempt', attempts, "
+                  "'started_at', started_at, 'finished_at', ?4, 'error', ?3)) "
+                  "WHERE task_id = ?5 AND seq = ?6");
               upd->bind(1, to_string(t.state)).bind(2, t.output).bind(3, t.error).bind(4, t.at);
               upd->bind(5, ref.task_id).bind(6, t.seq);
               CADRE_RETURN_IF_ERROR(upd->run());
               if (db.changes() != 1)
-                return Status::Internal("step " + std::to_string(t.seq) + " finished without being started");
+                return Status::Internal("step " + std::to_string(t.seq) +
+                                        " finished without being started");
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskFinished>) {
-              CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id, live.key, t, &result.next));
+              CADRE_ASSIGN_OR_RETURN(int n, finish_task(db, ref.task_id, live.objective_id,
+                                                        live.key, t, &result.next));
               result.tasks_made_ready += n;
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskParked>) {
               PREPARE(upd, db,
-                      "UPDATE tasks SET state = 'waiting', wait_kind = ?1, wait_key = ?2, wait_seq = ?3, "
+                      "UPDATE tasks SET state = 'waiting', wait_kind = ?1, wait_key = ?2, wait_seq "
+                      "= ?3, "
                       "run_at = ?4, lease_owner = '' WHERE id = ?5");
               upd->bind(1, to_string(t.kind)).bind(2, t.key).bind(3, t.seq);
-              upd->bind(4, t.kind == WaitKind::kTimer ? std::max<TimeMs>(t.wake_at, 1) : 0).bind(5, ref.task_id);
+              upd->bind(4, t.kind == WaitKind::kTimer ? std::max<TimeMs>(t.wake_at, 1) : 0)
+                  .bind(5, ref.task_id);
               return upd->run();
             } else if constexpr (std::is_same_v<T, LockAcquire>) {
               PREPARE(ins, db,
@@ -736,7 +824,8 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
               CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
               if (row && sel->text_at(0) == ref.task_id) return Status::Ok();
               PREPARE(park, db,
-                      "UPDATE tasks SET state = 'waiting', wait_kind = 'lock', wait_key = ?1, run_at = 0, "
+                      "UPDATE tasks SET state = 'waiting', wait_kind = 'lock', wait_key = ?1, "
+                      "run_at = 0, "
                       "lease_owner = '' WHERE id = ?2");
               park->bind(1, t.resource).bind(2, ref.task_id);
               CADRE_RETURN_IF_ERROR(park->run());
@@ -756,20 +845,23 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
               }
               const auto n = static_cast<int64_t>(t.children.size());
               PREPARE(park, db,
-                      "UPDATE tasks SET state = 'waiting', wait_kind = 'children', wait_key = '', run_at = 0, "
+                      "UPDATE tasks SET state = 'waiting', wait_kind = 'children', wait_key = '', "
+                      "run_at = 0, "
                       "lease_owner = '', deps_left = ?1 WHERE id = ?2");
               park->bind(1, n).bind(2, ref.task_id);
               CADRE_RETURN_IF_ERROR(park->run());
               PREPARE(obj, db,
-                      "UPDATE objectives SET tasks_total = tasks_total + ?1, tasks_left = tasks_left + ?1, "
+                      "UPDATE objectives SET tasks_total = tasks_total + ?1, tasks_left = "
+                      "tasks_left + ?1, "
                       "updated_at = ?2 WHERE id = ?3");
               obj->bind(1, n).bind(2, t.at).bind(3, live.objective_id);
               CADRE_RETURN_IF_ERROR(obj->run());
               result.tasks_made_ready += static_cast<int>(n);
               return Status::Ok();
             } else if constexpr (std::is_same_v<T, TaskReleased>) {
-              PREPARE(upd, db,
-                      "UPDATE tasks SET state = 'ready', run_at = ?1, lease_owner = '' WHERE id = ?2");
+              PREPARE(
+                  upd, db,
+                  "UPDATE tasks SET state = 'ready', run_at = ?1, lease_owner = '' WHERE id = ?2");
               upd->bind(1, std::max<TimeMs>(t.at, 1)).bind(2, ref.task_id);
               return upd->run();
             }
@@ -783,7 +875,8 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
 }
 
 Result<std::vector<std::string>> SqliteStore::renew_leases(const std::string& worker,
-                                                           const std::vector<TaskRef>& tasks, TimeMs expires) {
+                                                           const std::vector<TaskRef>& tasks,
+                                                           TimeMs expires) {
   using Ids = std::vector<std::string>;
   return writer_->run<Ids>([&](SqliteDb& db) -> Result<Ids> {
     Ids lost;
@@ -802,7 +895,8 @@ Result<std::vector<std::string>> SqliteStore::renew_leases(const std::string& wo
 Result<std::vector<std::string>> SqliteStore::lease_owners() {
   using Ids = std::vector<std::string>;
   return read<Ids>([&](SqliteDb& db) -> Result<Ids> {
-    PREPARE(sel, db, "SELECT DISTINCT lease_owner FROM tasks WHERE state = 'running'");
+    PREPARE(sel, db,
+            "SELECT DISTINCT lease_owner FROM tasks WHERE run_at > 0 AND state = 'running'");
     Ids owners;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
@@ -816,7 +910,9 @@ Result<std::vector<std::string>> SqliteStore::lease_owners() {
 Status SqliteStore::expire_leases(const std::string& worker, TimeMs now) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
-        PREPARE(upd, db, "UPDATE tasks SET run_at = ?1 WHERE state = 'running' AND lease_owner = ?2");
+        PREPARE(upd, db,
+                "UPDATE tasks SET run_at = ?1 WHERE run_at > 0 AND state = 'running' AND "
+                "lease_owner = ?2");
         upd->bind(1, std::max<TimeMs>(now, 1)).bind(2, worker);
         CADRE_RETURN_IF_ERROR(upd->run());
         return true;
@@ -840,13 +936,15 @@ Result<std::vector<EventRecord>> SqliteStore::unprocessed_events(int limit) {
   using Rows = std::vector<EventRecord>;
   return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
     PREPARE(sel, db,
-            "SELECT id, name, data, source, created_at FROM events WHERE processed = 0 ORDER BY id LIMIT ?1");
+            "SELECT id, name, data, source, created_at FROM events WHERE processed = 0 ORDER BY id "
+            "LIMIT ?1");
     sel->bind(1, limit);
     Rows rows;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), false, ""});
+      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3),
+                      sel->int_at(4), false, ""});
     }
     return rows;
   });
@@ -863,8 +961,8 @@ Result<std::vector<EventRecord>> SqliteStore::rejected_events(int limit) {
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back(
-          {sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3), sel->int_at(4), true, sel->text_at(5)});
+      rows.push_back({sel->text_at(0), sel->text_at(1), sel->json_at(2), sel->text_at(3),
+                      sel->int_at(4), true, sel->text_at(5)});
     }
     return rows;
   });
@@ -885,7 +983,8 @@ Status SqliteStore::cancel_objective(const std::string& id, TimeMs now) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
         PREPARE(obj, db,
-                "UPDATE objectives SET state = 'cancelled', error = 'cancelled by the operator', updated_at = ?1, "
+                "UPDATE objectives SET state = 'cancelled', error = 'cancelled by the operator', "
+                "updated_at = ?1, "
                 "finished_at = ?1 WHERE id = ?2 AND state IN ('running', 'uncertain')");
         obj->bind(1, now).bind(2, id);
         CADRE_RETURN_IF_ERROR(obj->run());
@@ -894,14 +993,16 @@ Status SqliteStore::cancel_objective(const std::string& id, TimeMs now) {
           exists->bind(1, id);
           CADRE_ASSIGN_OR_RETURN(bool row, exists->step());
           if (!row) return Status::NotFound("objective " + id + " does not exist");
-          return Status::FailedPrecondition("objective " + id + " is already " + exists->text_at(0));
+          return Status::FailedPrecondition("objective " + id + " is already " +
+                                            exists->text_at(0));
         }
         // Running and uncertain tasks are cancelled too; bumping the fence
         // voids the lease of any worker still running one.
         std::vector<std::string> running;
         {
           PREPARE(upd, db,
-                  "UPDATE tasks SET state = 'cancelled', fence = fence + 1, run_at = 0, lease_owner = '', "
+                  "UPDATE tasks SET state = 'cancelled', fence = fence + 1, run_at = 0, "
+                  "lease_owner = '', "
                   "error = 'cancelled by the operator', finished_at = ?1 "
                   "WHERE objective_id = ?2 AND state IN ('running', 'uncertain') RETURNING id");
           upd->bind(1, now).bind(2, id);
@@ -911,7 +1012,8 @@ Status SqliteStore::cancel_objective(const std::string& id, TimeMs now) {
             running.push_back(upd->text_at(0));
           }
         }
-        for (const auto& task_id : running) CADRE_RETURN_IF_ERROR(release_locks(db, task_id, now).status());
+        for (const auto& task_id : running)
+          CADRE_RETURN_IF_ERROR(release_locks(db, task_id, now).status());
         CADRE_RETURN_IF_ERROR(cancel_unstarted(db, id, "cancelled by the operator", now).status());
         return true;
       })
@@ -930,21 +1032,25 @@ Status SqliteStore::retry_task(const std::string& task_id, TimeMs now) {
         // attempt_log. A step still `started` (in flight when the run was
         // cancelled) stays so: on replay an idempotent one runs again with
         // its key and any other makes the task uncertain.
-        PREPARE(steps, db,
-                "UPDATE steps SET state = 'retrying', attempts = 0 WHERE task_id IN "
-                "(SELECT id FROM tasks WHERE objective_id = ?1 AND state IN ('failed', 'cancelled')) "
-                "AND state = 'failed'");
+        PREPARE(
+            steps, db,
+            "UPDATE steps SET state = 'retrying', attempts = 0 WHERE task_id IN "
+            "(SELECT id FROM tasks WHERE objective_id = ?1 AND state IN ('failed', 'cancelled')) "
+            "AND state = 'failed'");
         steps->bind(1, live.objective_id);
         CADRE_RETURN_IF_ERROR(steps->run());
         PREPARE(tasks, db,
                 "UPDATE tasks SET state = CASE WHEN deps_left = 0 THEN 'ready' ELSE 'pending' END, "
-                "run_at = CASE WHEN deps_left = 0 THEN ?1 ELSE 0 END, error = '', finished_at = 0, output = NULL "
+                "run_at = CASE WHEN deps_left = 0 THEN ?1 ELSE 0 END, error = '', finished_at = 0, "
+                "output = NULL "
                 "WHERE objective_id = ?2 AND state IN ('failed', 'cancelled')");
         tasks->bind(1, now).bind(2, live.objective_id);
         CADRE_RETURN_IF_ERROR(tasks->run());
         PREPARE(obj, db,
-                "UPDATE objectives SET state = CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE objective_id = ?2 "
-                "AND state = 'uncertain') THEN 'uncertain' ELSE 'running' END, error = '', finished_at = 0, "
+                "UPDATE objectives SET state = CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE "
+                "objective_id = ?2 "
+                "AND state = 'uncertain') THEN 'uncertain' ELSE 'running' END, error = '', "
+                "finished_at = 0, "
                 "updated_at = ?1 WHERE id = ?2");
         obj->bind(1, now).bind(2, live.objective_id);
         CADRE_RETURN_IF_ERROR(obj->run());
@@ -953,8 +1059,8 @@ Status SqliteStore::retry_task(const std::string& task_id, TimeMs now) {
       .status();
 }
 
-Status SqliteStore::resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
-                                 TimeMs now) {
+Status SqliteStore::resolve_task(const std::string& task_id, Resolution resolution,
+                                 const std::string& note, TimeMs now) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
         CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
@@ -965,32 +1071,42 @@ Status SqliteStore::resolve_task(const std::string& task_id, Resolution resoluti
         PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
         sel->bind(1, task_id);
         CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-        if (!row || sel->is_null(0)) return Status::Internal("uncertain task " + task_id + " has no step in flight");
+        if (!row || sel->is_null(0))
+          return Status::Internal("uncertain task " + task_id + " has no step in flight");
         int64_t seq = sel->int_at(0);
-        std::string by_operator = note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
+        std::string by_operator =
+            note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
         if (resolution == Resolution::kFail) {
           PREPARE(step, db,
-                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
+                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = "
+                  "?3 AND seq = ?4");
           step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
           CADRE_RETURN_IF_ERROR(step->run());
-          PREPARE(obj, db, "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
+          PREPARE(obj, db,
+                  "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
           obj->bind(1, live.objective_id);
           CADRE_RETURN_IF_ERROR(obj->run());
           TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
-          CADRE_RETURN_IF_ERROR(finish_task(db, task_id, live.objective_id, live.key, failed).status());
+          CADRE_RETURN_IF_ERROR(
+              finish_task(db, task_id, live.objective_id, live.key, failed).status());
           return true;
         }
         if (resolution == Resolution::kDone) {
           PREPARE(step, db,
-                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4");
-          step->bind(1, Json{{"resolved", "done"}, {"note", note}}).bind(2, now).bind(3, task_id).bind(4, seq);
+                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = "
+                  "?3 AND seq = ?4");
+          step->bind(1, Json{{"resolved", "done"}, {"note", note}})
+              .bind(2, now)
+              .bind(3, task_id)
+              .bind(4, seq);
           CADRE_RETURN_IF_ERROR(step->run());
         } else {
           PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
           step->bind(1, task_id).bind(2, seq);
           CADRE_RETURN_IF_ERROR(step->run());
         }
-        PREPARE(task, db, "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
+        PREPARE(task, db,
+                "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
         task->bind(1, now).bind(2, task_id);
         CADRE_RETURN_IF_ERROR(task->run());
         CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
@@ -1013,7 +1129,8 @@ Status SqliteStore::set_trigger_last_fire(const std::string& trigger_id, TimeMs 
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
         PREPARE(up, db,
                 "INSERT INTO trigger_state (trigger_id, last_fire) VALUES (?1, ?2) "
-                "ON CONFLICT (trigger_id) DO UPDATE SET last_fire = max(last_fire, excluded.last_fire)");
+                "ON CONFLICT (trigger_id) DO UPDATE SET last_fire = max(last_fire, "
+                "excluded.last_fire)");
         up->bind(1, trigger_id).bind(2, t);
         CADRE_RETURN_IF_ERROR(up->run());
         return true;
@@ -1026,7 +1143,8 @@ Status SqliteStore::heartbeat_worker(const std::string& worker, const Json& info
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
         PREPARE(up, db,
                 "INSERT INTO workers (id, info, heartbeat_at) VALUES (?1, ?2, ?3) "
-                "ON CONFLICT (id) DO UPDATE SET info = excluded.info, heartbeat_at = excluded.heartbeat_at");
+                "ON CONFLICT (id) DO UPDATE SET info = excluded.info, heartbeat_at = "
+                "excluded.heartbeat_at");
         up->bind(1, worker).bind(2, info).bind(3, now);
         CADRE_RETURN_IF_ERROR(up->run());
         return true;
@@ -1047,18 +1165,22 @@ Status SqliteStore::remove_worker(const std::string& worker) {
 
 Result<Json> SqliteStore::live_workers(TimeMs now, int64_t max_age_ms) {
   return read<Json>([&](SqliteDb& db) -> Result<Json> {
-    PREPARE(sel, db, "SELECT id, info, heartbeat_at FROM workers WHERE heartbeat_at >= ?1 ORDER BY id");
+    PREPARE(sel, db,
+            "SELECT id, info, heartbeat_at FROM workers WHERE heartbeat_at >= ?1 ORDER BY id");
     sel->bind(1, now - max_age_ms);
     Json out = Json::array();
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      out.push_back({{"id", sel->text_at(0)}, {"info", sel->json_at(1)}, {"heartbeat_at", sel->int_at(2)}});
+      out.push_back(
+          {{"id", sel->text_at(0)}, {"info", sel->json_at(1)}, {"heartbeat_at", sel->int_at(2)}});
     }
     return out;
   });
 }
 
-StoreStats SqliteStore::stats() const { return {writer_->transactions(), writer_->operations()}; }
+StoreStats SqliteStore::stats() const {
+  return {writer_->transactions(), writer_->operations()};
+}
 
 }  // namespace cadre

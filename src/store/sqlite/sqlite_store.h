@@ -7,8 +7,8 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
-#include <memory>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,10 +35,12 @@ class SqliteStore final : public Store {
   Result<std::vector<StepRecord>> get_steps(const std::string& task_id) override;
   Result<Json> task_outputs(const std::string& objective_id) override;
   Result<Json> counts() override;
-  Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now, int64_t lease_ms,
+  Result<std::vector<TaskRecord>> claim_tasks(const std::string& worker, int max, TimeMs now,
+                                              int64_t lease_ms,
                                               const AgentLimits& agent_limits = {}) override;
   Result<CommitResult> commit(const TaskRef& task, std::vector<Transition> transitions) override;
-  Result<std::vector<std::string>> renew_leases(const std::string& worker, const std::vector<TaskRef>& tasks,
+  Result<std::vector<std::string>> renew_leases(const std::string& worker,
+                                                const std::vector<TaskRef>& tasks,
                                                 TimeMs expires) override;
   Result<std::vector<std::string>> lease_owners() override;
   Status expire_leases(const std::string& worker, TimeMs now) override;
