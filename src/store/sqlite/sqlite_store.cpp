@@ -35,18 +35,18 @@ std::string sql_with(std::string_view head, std::string_view columns, std::strin
 }
 
 // The claim of the tasks matching `where`: running for worker ?1 until ?2
-// (now is ?3), with a new fence; returns their rows. `also_set` lists more
-// assignments, each followed by ", ".
+// (now is ?3), with a new fence. `also_set` lists more assignments, each
+// followed by ", ". (RETURNING would save reading the row back, but costs
+// more than the read in SQLite, so single claims read it back.)
 std::string claim_sql(std::string_view where, std::string_view also_set = "") {
-  std::string head = "UPDATE tasks SET ";
-  head += also_set;
-  head +=
+  std::string sql = "UPDATE tasks SET ";
+  sql += also_set;
+  sql +=
       "state = 'running', lease_owner = ?1, fence = fence + 1, claims = claims + 1, "
       "run_at = ?2, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END, "
       "wait_kind = 'none', wait_key = '', wait_seq = 0 WHERE ";
-  head += where;
-  head += " RETURNING ";
-  return sql_with(head, kTaskColumns, "");
+  sql += where;
+  return sql;
 }
 
 TaskRecord task_from_row(const Stmt& s) {
@@ -208,6 +208,15 @@ Result<int> cancel_unstarted(SqliteDb& db, const std::string& objective_id,
   return static_cast<int>(cancelled.size());
 }
 
+Result<TaskRecord> load_task(SqliteDb& db, const std::string& id) {
+  static const std::string kSql = sql_with("SELECT ", kTaskColumns, " FROM tasks WHERE id = ?1");
+  PREPARE(sel, db, kSql);
+  sel->bind(1, id);
+  CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+  if (!row) return Status::NotFound("task " + id + " does not exist");
+  return task_from_row(sel);
+}
+
 // The tasks that wait for `task_id` (the children of its edges), with what
 // decides whether its success makes them ready.
 struct Dependent {
@@ -255,11 +264,8 @@ Result<TaskRecord> count_down_and_claim(SqliteDb& db, const std::string& id,
   static const std::string kSql = claim_sql("id = ?4", "deps_left = 0, ");
   PREPARE(upd, db, kSql);
   upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
-  CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-  if (!row) return Status::Internal("task " + id + " vanished while being handed off");
-  TaskRecord claimed = task_from_row(upd);
   CADRE_RETURN_IF_ERROR(upd->run());
-  return claimed;
+  return load_task(db, id);
 }
 
 // Applies the end of a task: its own row, its locks, its dependents and its
@@ -602,14 +608,7 @@ Result<std::vector<ObjectiveRecord>> SqliteStore::list_objectives(const Objectiv
 }
 
 Result<TaskRecord> SqliteStore::get_task(const std::string& id) {
-  return read<TaskRecord>([&](SqliteDb& db) -> Result<TaskRecord> {
-    static const std::string kSql = sql_with("SELECT ", kTaskColumns, " FROM tasks WHERE id = ?1");
-    PREPARE(sel, db, kSql);
-    sel->bind(1, id);
-    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-    if (!row) return Status::NotFound("task " + id + " does not exist");
-    return task_from_row(sel);
-  });
+  return read<TaskRecord>([&](SqliteDb& db) { return load_task(db, id); });
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter) {
@@ -694,28 +693,13 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
                                                          const AgentLimits& agent_limits) {
   using Rows = std::vector<TaskRecord>;
   return writer_->run<Rows>([&](SqliteDb& db) -> Result<Rows> {
-    Rows rows;
-    if (agent_limits.empty()) {
-      static const std::string kSql = claim_sql(
-          "id IN (SELECT id FROM tasks WHERE run_at > 0 AND run_at <= ?3 ORDER BY run_at LIMIT "
-          "?4)");
-      PREPARE(upd, db, kSql);
-      upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, max);
-      while (true) {
-        CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-        if (!row) break;
-        rows.push_back(task_from_row(upd));
-      }
-      return rows;
-    }
-    // With per-agent limits: look at more candidates than needed and skip
-    // those whose agent already runs its maximum (live leases only; a task
-    // whose lease expired is being reclaimed, not running).
+    // Per-agent limits count live leases only; a task whose lease expired
+    // is being reclaimed, not running.
     std::map<std::string, int> running;
-    {
+    if (!agent_limits.empty()) {
       PREPARE(count, db,
-              "SELECT agent, count(*) FROM tasks WHERE state = 'running' AND agent != '' AND "
-              "run_at > ?1 "
+              "SELECT agent, count(*) FROM tasks WHERE run_at > ?1 AND state = 'running' AND agent "
+              "!= '' "
               "GROUP BY agent");
       count->bind(1, now);
       while (true) {
@@ -724,12 +708,14 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
         running[count->text_at(0)] = static_cast<int>(count->int_at(1));
       }
     }
+    // With limits, look at more candidates than needed and skip those whose
+    // agent already runs its maximum.
     std::vector<std::string> chosen;
     {
       PREPARE(
           sel, db,
           "SELECT id, agent FROM tasks WHERE run_at > 0 AND run_at <= ?1 ORDER BY run_at LIMIT ?2");
-      sel->bind(1, now).bind(2, max * 4);
+      sel->bind(1, now).bind(2, agent_limits.empty() ? max : max * 4);
       while (static_cast<int>(chosen.size()) < max) {
         CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
         if (!row) break;
@@ -742,13 +728,14 @@ Result<std::vector<TaskRecord>> SqliteStore::claim_tasks(const std::string& work
         chosen.push_back(sel->text_at(0));
       }
     }
+    Rows rows;
     for (const auto& id : chosen) {
-      static const std::string kSql = claim_sql("id = ?4 AND run_at > 0 AND run_at <= ?3");
+      static const std::string kSql = claim_sql("id = ?4");
       PREPARE(upd, db, kSql);
       upd->bind(1, worker).bind(2, now + lease_ms).bind(3, now).bind(4, id);
-      CADRE_ASSIGN_OR_RETURN(bool row, upd->step());
-      if (row) rows.push_back(task_from_row(upd));
       CADRE_RETURN_IF_ERROR(upd->run());
+      CADRE_ASSIGN_OR_RETURN(TaskRecord task, load_task(db, id));
+      rows.push_back(std::move(task));
     }
     return rows;
   });
