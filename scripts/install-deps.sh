@@ -8,7 +8,9 @@ packages=(
   clang libclang-rt-14-dev          # libFuzzer targets and sanitizers
   libsqlite3-dev sqlite3            # the embedded store (and the CLI for inspection)
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsodium-dev                     # SHA-256 for definition versions
+  libsodium-dev                     # SHA-256 for definition versions and cache keys
+  libcurl4-openssl-dev              # model APIs and connectors over HTTP(S)
+  libcpp-httplib-dev                # the scripted model server of the tests
   libcctz-dev tzdata                # cron time zones
   libgtest-dev libgmock-dev libbenchmark-dev
   procps                            # ps/kill used by scenario tests

@@ -1,6 +1,6 @@
 #include "agents/playbook.h"
 
-#include <sodium.h>
+#include "core/hash.h"
 
 namespace cadre {
 namespace {
@@ -247,18 +247,7 @@ Result<PlaybookDef> read_playbook(const Json& j) {
 }  // namespace
 
 std::string PlaybookDef::version() const {
-  static const bool sodium_ready = sodium_init() >= 0;
-  (void)sodium_ready;  // crypto_hash_sha256 needs no state; init only picks implementations
-  std::string text = dump_json(to_json());
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 8; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return sha256_hex(dump_json(to_json())).substr(0, 16);
 }
 
 }  // namespace cadre

@@ -176,6 +176,72 @@ struct StepInfo {
   std::set<size_t> upstream;  // transitive needs
 };
 
+}  // namespace
+
+TriggerDef read_trigger_schedule(YamlReader& reader, const YamlMap& map, const YamlField& item) {
+  TriggerDef trigger;
+  trigger.pos = {item.pos().line, item.pos().column};
+  const YamlField* cron = map.find("cron");
+  const YamlField* event = map.find("event");
+  if (cron != nullptr && event != nullptr) {
+    reader.error(*event, "a trigger has either cron or event, not both");
+  } else if (cron == nullptr && event == nullptr) {
+    reader.error(item.pos(), item.path, "a trigger needs cron or event");
+  }
+  if (cron != nullptr) {
+    trigger.kind = TriggerDef::Kind::kCron;
+    if (auto v = reader.as_string(*cron)) {
+      trigger.cron = *v;
+      auto schedule = CronSchedule::parse(*v, "UTC");
+      if (!schedule.ok()) {
+        reader.error(*cron, "invalid cron schedule: " + schedule.status().message());
+      }
+    }
+  } else if (event != nullptr) {
+    trigger.kind = TriggerDef::Kind::kEvent;
+    if (auto v = reader.as_string(*event)) {
+      trigger.event = *v;
+      if (!is_valid_event_name(*v)) {
+        reader.error(*event, "'" + *v +
+                                  "' is not a valid event name (letters, digits, '.', '_', "
+                                  "':' and '-')");
+      }
+    }
+  }
+  if (const auto* f = map.find("timezone")) {
+    if (event != nullptr && cron == nullptr) {
+      reader.error(*f, "only cron triggers have a timezone");
+    } else if (auto v = reader.as_string(*f)) {
+      trigger.time_zone = *v;
+      // Checked with a schedule known to be valid, so a bad zone is reported here
+      // and a bad expression at cron:, independently.
+      auto schedule = CronSchedule::parse("* * * * *", *v);
+      if (!schedule.ok()) {
+        reader.error(*f, schedule.status().message());
+      }
+    }
+  }
+  if (const auto* f = map.find("catchup")) {
+    if (event != nullptr && cron == nullptr) {
+      reader.error(*f, "only cron triggers have catchup");
+    } else if (auto v = reader.as_string(*f)) {
+      if (*v == "none") {
+        trigger.catchup = Catchup::kNone;
+      } else if (*v == "latest") {
+        trigger.catchup = Catchup::kLatest;
+      } else if (*v == "all") {
+        trigger.catchup = Catchup::kAll;
+      } else {
+        reader.error(
+            *f, "must be none, latest or all, got '" + *v + "'" + did_you_mean(*v, kCatchups));
+      }
+    }
+  }
+  return trigger;
+}
+
+namespace {
+
 class PlaybookParser {
  public:
   PlaybookParser(const std::string& file, const LoadOptions& options, PlaybookContext* context,
@@ -311,64 +377,7 @@ class PlaybookParser {
   void parse_trigger(const YamlField& item) {
     auto map = reader_.read_map(item, {"cron", "timezone", "catchup", "event", "inputs"});
     if (!map) return;
-    TriggerDef trigger;
-    trigger.pos = {item.pos().line, item.pos().column};
-    const YamlField* cron = map->find("cron");
-    const YamlField* event = map->find("event");
-    if (cron != nullptr && event != nullptr) {
-      reader_.error(*event, "a trigger has either cron or event, not both");
-    } else if (cron == nullptr && event == nullptr) {
-      reader_.error(item.pos(), item.path, "a trigger needs cron or event");
-    }
-    if (cron != nullptr) {
-      trigger.kind = TriggerDef::Kind::kCron;
-      if (auto v = reader_.as_string(*cron)) {
-        trigger.cron = *v;
-        auto schedule = CronSchedule::parse(*v, "UTC");
-        if (!schedule.ok()) {
-          reader_.error(*cron, "invalid cron schedule: " + schedule.status().message());
-        }
-      }
-    } else if (event != nullptr) {
-      trigger.kind = TriggerDef::Kind::kEvent;
-      if (auto v = reader_.as_string(*event)) {
-        trigger.event = *v;
-        if (!is_valid_event_name(*v)) {
-          reader_.error(*event, "'" + *v +
-                                    "' is not a valid event name (letters, digits, '.', '_', "
-                                    "':' and '-')");
-        }
-      }
-    }
-    if (const auto* f = map->find("timezone")) {
-      if (event != nullptr && cron == nullptr) {
-        reader_.error(*f, "only cron triggers have a timezone");
-      } else if (auto v = reader_.as_string(*f)) {
-        trigger.time_zone = *v;
-        // Checked with a schedule known to be valid, so a bad zone is reported here
-        // and a bad expression at cron:, independently.
-        auto schedule = CronSchedule::parse("* * * * *", *v);
-        if (!schedule.ok()) {
-          reader_.error(*f, schedule.status().message());
-        }
-      }
-    }
-    if (const auto* f = map->find("catchup")) {
-      if (event != nullptr && cron == nullptr) {
-        reader_.error(*f, "only cron triggers have catchup");
-      } else if (auto v = reader_.as_string(*f)) {
-        if (*v == "none") {
-          trigger.catchup = Catchup::kNone;
-        } else if (*v == "latest") {
-          trigger.catchup = Catchup::kLatest;
-        } else if (*v == "all") {
-          trigger.catchup = Catchup::kAll;
-        } else {
-          reader_.error(
-              *f, "must be none, latest or all, got '" + *v + "'" + did_you_mean(*v, kCatchups));
-        }
-      }
-    }
+    TriggerDef trigger = read_trigger_schedule(reader_, *map, item);
     std::vector<std::string> declared;
     for (const auto& input : playbook_.inputs) declared.push_back(input.name);
     const YamlField* inputs_field = map->find("inputs");

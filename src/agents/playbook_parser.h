@@ -27,6 +27,11 @@ struct PlaybookContext {
   YamlPos name_pos;
 };
 
+// The when of a trigger entry (cron, timezone, catchup, event) from its
+// map; what it starts (playbook inputs, an agent's objective) is read by the
+// caller.
+TriggerDef read_trigger_schedule(YamlReader& reader, const YamlMap& map, const YamlField& item);
+
 PlaybookDef parse_playbook_in_context(std::string_view yaml_text, const std::string& file,
                                       const LoadOptions& options, PlaybookContext* context,
                                       Diagnostics* diagnostics);

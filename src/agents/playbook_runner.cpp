@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "agents/agent_runner.h"
+#include "agents/tool_step.h"
 #include "core/id.h"
 #include "core/template.h"
 
@@ -33,7 +35,8 @@ Result<Json> convert_input(const InputDef& def, const Json& value) {
     if (!parsed.ok()) return wrong();
     return convert_input(def, *parsed);
   }
-  bool ok = (type == "string" && value.is_string()) || (type == "integer" && value.is_number_integer()) ||
+  bool ok = (type == "string" && value.is_string()) ||
+            (type == "integer" && value.is_number_integer()) ||
             (type == "number" && value.is_number()) || (type == "boolean" && value.is_boolean()) ||
             (type == "object" && value.is_object()) || (type == "array" && value.is_array());
   if (!ok) return wrong();
@@ -76,22 +79,26 @@ Result<Json> validate_inputs(const PlaybookDef& playbook, const Json& inputs) {
     }
     out[def.name] = std::move(converted).value();
   }
-  if (!problems.empty()) return Status::InvalidArgument("playbook '" + playbook.name + "':" + problems);
+  if (!problems.empty())
+    return Status::InvalidArgument("playbook '" + playbook.name + "':" + problems);
   return out;
 }
 
-Result<RunStarted> start_playbook(Store& store, const Workspace& workspace, const RunRequest& request, TimeMs now) {
+Result<RunStarted> start_playbook(Store& store, const Workspace& workspace,
+                                  const RunRequest& request, TimeMs now) {
   auto it = workspace.playbooks.find(request.playbook);
   if (it == workspace.playbooks.end()) {
     std::string known;
     for (const auto& [name, pb] : workspace.playbooks) known += (known.empty() ? "" : ", ") + name;
-    return Status::NotFound("no playbook named '" + request.playbook + "'" +
-                            (known.empty() ? " (the workspace has none)" : " (known: " + known + ")"));
+    return Status::NotFound(
+        "no playbook named '" + request.playbook + "'" +
+        (known.empty() ? " (the workspace has none)" : " (known: " + known + ")"));
   }
   const PlaybookDef& playbook = it->second;
   CADRE_ASSIGN_OR_RETURN(Json inputs, validate_inputs(playbook, request.inputs));
   const std::string version = playbook.version();
-  CADRE_RETURN_IF_ERROR(store.put_definition({version, "playbook", playbook.name, playbook.to_json(), now}));
+  CADRE_RETURN_IF_ERROR(
+      store.put_definition({version, "playbook", playbook.name, playbook.to_json(), now}));
 
   NewObjective n;
   ObjectiveRecord& o = n.objective;
@@ -110,7 +117,12 @@ Result<RunStarted> start_playbook(Store& store, const Workspace& workspace, cons
     t.id = new_id("tsk", now);
     t.key = step.id;
     t.kind = kPlaybookStepKind;
-    t.spec = {{"playbook", playbook.name}, {"version", version}, {"step", step.id}, {"needs", step.needs},
+    if (step.uses.rfind("agent.", 0) == 0)
+      t.agent = step.uses.substr(6);  // counts toward its concurrency
+    t.spec = {{"playbook", playbook.name},
+              {"version", version},
+              {"step", step.id},
+              {"needs", step.needs},
               {"scope", scope}};
     t.needs = step.needs;
     n.tasks.push_back(std::move(t));
@@ -123,15 +135,19 @@ Result<RunStarted> start_playbook(Store& store, const Workspace& workspace, cons
   return RunStarted{o.id, true};
 }
 
-PlaybookStepHandler::PlaybookStepHandler(Store& store, const ToolRegistry& tools, std::filesystem::path root,
-                                         std::map<std::string, ToolLimits> tool_limits, int max_foreach_items)
+PlaybookStepHandler::PlaybookStepHandler(Store& store, const ToolRegistry& tools,
+                                         std::filesystem::path root,
+                                         std::map<std::string, ToolLimits> tool_limits,
+                                         int max_foreach_items, AgentRunner* agents)
     : store_(store),
       tools_(tools),
       root_(std::move(root)),
       tool_limits_(std::move(tool_limits)),
-      max_foreach_items_(max_foreach_items) {}
+      max_foreach_items_(max_foreach_items),
+      agents_(agents) {}
 
-Result<std::shared_ptr<const PlaybookDef>> PlaybookStepHandler::definition(const std::string& version) {
+Result<std::shared_ptr<const PlaybookDef>> PlaybookStepHandler::definition(
+    const std::string& version) {
   {
     std::lock_guard lock(cache_mutex_);
     auto it = cache_.find(version);
@@ -150,10 +166,14 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
   const Json& spec = task.spec;
   CADRE_ASSIGN_OR_RETURN(auto playbook, definition(spec.value("version", "")));
   const StepDef* step = playbook->find_step(spec.value("step", ""));
-  if (!step) return Status::Corruption("playbook version " + spec.value("version", "") + " has no step " + task.key);
+  if (!step)
+    return Status::Corruption("playbook version " + spec.value("version", "") + " has no step " +
+                              task.key);
 
   Json scope = spec.value("scope", Json::object());
-  scope["run"] = {{"id", task.objective_id}, {"playbook", playbook->name}, {"version", spec.value("version", "")}};
+  scope["run"] = {{"id", task.objective_id},
+                  {"playbook", playbook->name},
+                  {"version", spec.value("version", "")}};
   scope["task"] = {{"id", task.id}, {"key", task.key}};
   if (!step->needs.empty()) {
     CADRE_ASSIGN_OR_RETURN(Json outputs, store_.task_outputs(task.objective_id));
@@ -178,22 +198,26 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
   if (!step->lock.empty()) {
     CADRE_ASSIGN_OR_RETURN(Json resource, render_template(Json(step->lock), scope));
     std::string name = resource.is_string() ? resource.get<std::string>() : dump_json(resource);
-    if (name.empty()) return Status::InvalidArgument("step '" + step->id + "' lock rendered to an empty name");
+    if (name.empty())
+      return Status::InvalidArgument("step '" + step->id + "' lock rendered to an empty name");
     CADRE_RETURN_IF_ERROR(context.lock(name));
   }
   if (step->foreach.empty()) return call_tool(context, *step, scope);
   return fan_out(context, *step, std::move(scope));
 }
 
-Result<Json> PlaybookStepHandler::fan_out(TaskContext& context, const StepDef& step_def, Json scope) {
+Result<Json> PlaybookStepHandler::fan_out(TaskContext& context, const StepDef& step_def,
+                                          Json scope) {
   const StepDef* step = &step_def;
   const TaskRecord& task = context.task();
   CADRE_ASSIGN_OR_RETURN(Json items, render_template(Json(step->foreach), scope));
   if (!items.is_array())
-    return Status::InvalidArgument("step '" + step->id + "' foreach must give an array, got " + dump_json(items));
+    return Status::InvalidArgument("step '" + step->id + "' foreach must give an array, got " +
+                                   dump_json(items));
   if (static_cast<int>(items.size()) > max_foreach_items_) {
-    return Status::ResourceExhausted("step '" + step->id + "' foreach has " + std::to_string(items.size()) +
-                                     " items; the limit is " + std::to_string(max_foreach_items_) +
+    return Status::ResourceExhausted("step '" + step->id + "' foreach has " +
+                                     std::to_string(items.size()) + " items; the limit is " +
+                                     std::to_string(max_foreach_items_) +
                                      " (kernel.max_foreach_items)");
   }
   auto item_key = [&](size_t i) { return step->id + "[" + std::to_string(i) + "]"; };
@@ -206,7 +230,8 @@ Result<Json> PlaybookStepHandler::fan_out(TaskContext& context, const StepDef& s
       spec["index"] = i;
       spec["needs"] = Json::array();
       spec["item_of"] = step->id;
-      children.push_back({new_id("tsk", now), item_key(i), kPlaybookItemKind, "", std::move(spec), {}});
+      children.push_back(
+          {new_id("tsk", now), item_key(i), kPlaybookItemKind, "", std::move(spec), {}});
     }
     return children;
   }));
@@ -220,60 +245,31 @@ Result<Json> PlaybookStepHandler::fan_out(TaskContext& context, const StepDef& s
   return outputs;
 }
 
-Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef& step, const Json& base_scope) {
+Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef& step,
+                                            const Json& base_scope) {
   Json scope = base_scope;
   scope["idempotency_key"] = context.idempotency_key(context.next_seq());
   auto rendered = render_template(step.with, scope);
   if (!rendered.ok()) return rendered.status().with_context("step '" + step.id + "' with");
   Json args = std::move(rendered).value();
 
-  if (step.uses == "wait") {
-    int given = args.contains("duration") + args.contains("until") + args.contains("event");
-    if (given != 1) {
-      return Status::InvalidArgument("step '" + step.id + "': wait needs exactly one of duration, until, event");
-    }
-    if (args.contains("event")) {
-      if (!args["event"].is_string() || args["event"].get<std::string>().empty())
-        return Status::InvalidArgument("step '" + step.id + "': wait event must be a non-empty name");
-      return context.wait_event(args["event"].get<std::string>());
-    }
-    TimeMs until = 0;
-    if (args.contains("until")) {
-      CADRE_ASSIGN_OR_RETURN(until, parse_time_utc(args["until"].is_string() ? args["until"].get<std::string>() : ""));
-    } else {
-      std::string text = args.contains("duration") && args["duration"].is_string()
-                             ? args["duration"].get<std::string>() : "";
-      CADRE_ASSIGN_OR_RETURN(DurationMs duration, parse_duration(text));
-      CADRE_ASSIGN_OR_RETURN(TimeMs start, context.now());
-      until = start + duration;
-    }
-    CADRE_RETURN_IF_ERROR(context.sleep_until(until, "wait"));
-    return Json{{"waited_until", format_time_utc(until)}};
-  }
-  if (step.uses == "emit") {
-    if (!args.contains("event") || !args["event"].is_string() || args["event"].get<std::string>().empty())
-      return Status::InvalidArgument("step '" + step.id + "': emit needs an 'event' name");
-    return context.emit(args["event"].get<std::string>(), args.value("data", Json::object()));
-  }
   if (step.uses.rfind("agent.", 0) == 0) {
-    return Status::FailedPrecondition("step '" + step.id + "' uses " + step.uses +
-                                      ", but agents cannot run in this release yet");
+    if (agents_ == nullptr) {
+      return Status::FailedPrecondition("step '" + step.id + "' uses " + step.uses +
+                                        ", but no agents run here");
+    }
+    CADRE_ASSIGN_OR_RETURN(auto agent, agents_->pinned(context, step.uses.substr(6)));
+    AgentJob job;
+    job.inputs = args.is_object() ? args : Json{{"value", args}};
+    job.task =
+        job.inputs.value("task", "Carry out step '" + step.id + "' of playbook " +
+                                     context.task().spec.value("playbook", std::string()) + ".");
+    job.inputs.erase("task");
+    return agents_->run(context, *agent, job);
   }
-  auto tool = tools_.find(step.uses);
-  if (!tool) return Status::NotFound("step '" + step.id + "' uses unknown tool '" + step.uses + "'");
-  const ToolSpec& spec = tool->spec();
-  StepOptions options;
-  options.name = spec.name;
-  options.kind = "tool";
-  options.idempotent = spec.idempotent;
-  options.retry = step.retry.value_or(spec.retry);
-  options.timeout = step.timeout.value_or(0);
-  if (tool_limits_.count(spec.name)) options.rate_limit_key = spec.name;
-  return context.run_step(options, args, [&](StepCall& call) -> Result<Json> {
-    ToolCall tool_call{args, call.idempotency_key, call.attempt, call.deadline, root_, &context.clock(),
-                       &call.retry_after};
-    return tool->invoke(tool_call);
-  });
+  ToolStepContext env{&tools_, root_, &tool_limits_};
+  return run_tool_step(context, env, step.uses, args,
+                       {step.retry, step.timeout.value_or(0), "step '" + step.id + "'"});
 }
 
 }  // namespace cadre

@@ -30,6 +30,8 @@
 
 namespace cadre {
 
+class AgentRunner;
+
 inline constexpr char kPlaybookStepKind[] = "playbook_step";
 // One item of a `foreach` step: a child task of the step's task.
 inline constexpr char kPlaybookItemKind[] = "playbook_item";
@@ -56,8 +58,10 @@ Result<Json> validate_inputs(const PlaybookDef& playbook, const Json& inputs);
 
 class PlaybookStepHandler final : public TaskHandler {
  public:
+  // `agents` runs steps that use `agent.NAME`; null: such steps fail.
   PlaybookStepHandler(Store& store, const ToolRegistry& tools, std::filesystem::path workspace_root,
-                      std::map<std::string, ToolLimits> tool_limits, int max_foreach_items);
+                      std::map<std::string, ToolLimits> tool_limits, int max_foreach_items,
+                      AgentRunner* agents = nullptr);
   Result<Json> run(TaskContext& context) override;
 
  private:
@@ -70,6 +74,7 @@ class PlaybookStepHandler final : public TaskHandler {
   const std::filesystem::path root_;
   const std::map<std::string, ToolLimits> tool_limits_;
   const int max_foreach_items_;
+  AgentRunner* agents_;
   std::mutex cache_mutex_;
   std::map<std::string, std::shared_ptr<const PlaybookDef>> cache_;
 };

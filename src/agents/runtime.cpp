@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agents/objectives.h"
+#include "agents/planner.h"
 #include "agents/playbook_runner.h"
 #include "connectors/builtin_tools.h"
 #include "core/template.h"
@@ -11,7 +13,8 @@ namespace cadre {
 Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace) {
   const StoreConfig& config = workspace.config.store;
   if (config.driver != "sqlite") {
-    return Status::InvalidArgument("cadre.yaml: store.driver '" + config.driver + "' is not available in this build");
+    return Status::InvalidArgument("cadre.yaml: store.driver '" + config.driver +
+                                   "' is not available in this build");
   }
   std::filesystem::path path = config.path;
   if (path.is_relative()) path = workspace.root / path;
@@ -31,7 +34,8 @@ Result<std::unique_ptr<ToolRegistry>> make_tool_registry() {
 LoadOptions load_options_for(const ToolRegistry& tools) {
   LoadOptions options;
   options.known_tools = tools.names();
-  for (const auto& name : options.known_tools) options.tool_schemas[name] = tools.find(name)->spec().input_schema;
+  for (const auto& name : options.known_tools)
+    options.tool_schemas[name] = tools.find(name)->spec().input_schema;
   return options;
 }
 
@@ -42,23 +46,61 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
   CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry());
-  rt->kernel_ = std::make_unique<Kernel>(*rt->store_, clock, workspace.config.kernel, options.worker_id);
-  auto playbooks = std::make_shared<PlaybookStepHandler>(*rt->store_, *rt->tools_, workspace.root,
-                                                         workspace.config.tools,
-                                                         workspace.config.kernel.max_foreach_items);
+  rt->gateway_ = std::make_unique<ModelGateway>(workspace.config.models, workspace.root,
+                                                rt->store_.get(), clock);
+  CADRE_RETURN_IF_ERROR(rt->gateway_->init().with_context("cadre.yaml models"));
+  if (!options.record_models.empty())
+    CADRE_RETURN_IF_ERROR(rt->gateway_->record_to(options.record_models));
+  rt->policy_ = std::make_unique<AllowAllPolicy>();
+  ToolStepContext tool_env{rt->tools_.get(), workspace.root, &workspace.config.tools};
+  rt->agents_ = std::make_unique<AgentRunner>(*rt->store_, workspace, tool_env, rt->gateway_.get(),
+                                              *rt->policy_);
+
+  rt->kernel_ =
+      std::make_unique<Kernel>(*rt->store_, clock, workspace.config.kernel, options.worker_id);
+  auto playbooks = std::make_shared<PlaybookStepHandler>(
+      *rt->store_, *rt->tools_, workspace.root, workspace.config.tools,
+      workspace.config.kernel.max_foreach_items, rt->agents_.get());
   rt->kernel_->register_handler(kPlaybookStepKind, playbooks);
   rt->kernel_->register_handler(kPlaybookItemKind, playbooks);
-  for (const auto& [tool, limits] : workspace.config.tools) {
-    rt->kernel_->rate_limiter().configure(tool, limits.rate_per_second, limits.burst);
+  rt->kernel_->register_handler(kAgentTaskKind, std::make_shared<AgentTaskHandler>(*rt->agents_));
+  rt->kernel_->register_handler(kPlanTaskKind,
+                                std::make_shared<PlanHandler>(*rt->agents_, PlanLimits{}));
+  AgentLimits limits;
+  for (const auto& [name, agent] : workspace.agents) limits[name] = agent->concurrency;
+  rt->kernel_->set_agent_limits(std::move(limits));
+  for (const auto& [tool, tool_limits] : workspace.config.tools) {
+    rt->kernel_->rate_limiter().configure(tool, tool_limits.rate_per_second, tool_limits.burst);
   }
   if (options.triggers) {
     rt->triggers_ = std::make_unique<TriggerScheduler>(*rt->store_, clock);
     CADRE_RETURN_IF_ERROR(rt->add_triggers());
+    CADRE_RETURN_IF_ERROR(rt->add_agent_triggers());
   }
   return rt;
 }
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+  stop();
+}
+
+Status Runtime::fire(const std::string& trigger_id,
+                     const std::function<Result<RunStarted>()>& start) {
+  CADRE_ASSIGN_OR_RETURN(RunStarted started, start());
+  if (started.created) spdlog::info("trigger {} started {}", trigger_id, started.objective_id);
+  kernel_->wake();
+  return Status::Ok();
+}
+
+// A trigger's template scope: {trigger: {...}} for cron, plus {event: ...} for events.
+namespace {
+Json cron_scope(const std::string& id, TimeMs at) {
+  return {{"trigger", {{"id", id}, {"fired_at", format_time_utc(at)}, {"fired_at_ms", at}}}};
+}
+Json event_scope(const std::string& id, const EventRecord& event) {
+  return {{"event", to_json(event)}, {"trigger", {{"id", id}}}};
+}
+}  // namespace
 
 Status Runtime::add_triggers() {
   for (const auto& [name, playbook] : workspace_->playbooks) {
@@ -67,33 +109,72 @@ Status Runtime::add_triggers() {
       const std::string id = name + "#" + std::to_string(i);
       const std::string playbook_name = name;
       const Json inputs_template = def.inputs;
+      auto start = [this, playbook_name, inputs_template](
+                       const Json& context, const std::string& source, const std::string& dedupe,
+                       TimeMs at) -> Result<RunStarted> {
+        CADRE_ASSIGN_OR_RETURN(Json inputs, render_template(inputs_template, context));
+        return start_playbook(*store_, *workspace_,
+                              {playbook_name, inputs, source, dedupe, context}, at);
+      };
       if (def.kind == TriggerDef::Kind::kCron) {
         auto schedule = CronSchedule::parse(def.cron, def.time_zone);
-        if (!schedule.ok()) return schedule.status().with_context(playbook.file + ": trigger " + std::to_string(i));
-        CronTrigger trigger{id, *schedule, def.catchup, nullptr};
-        trigger.fire = [this, id, playbook_name, inputs_template](TimeMs at, const std::string& dedupe) -> Status {
-          Json context = {{"trigger", {{"id", id}, {"fired_at", format_time_utc(at)}, {"fired_at_ms", at}}}};
-          CADRE_ASSIGN_OR_RETURN(Json inputs, render_template(inputs_template, context));
-          RunRequest request{playbook_name, inputs, "cron:" + id, dedupe, context};
-          CADRE_ASSIGN_OR_RETURN(RunStarted started, start_playbook(*store_, *workspace_, request, at));
-          if (started.created) spdlog::info("trigger {} started {}", id, started.objective_id);
-          kernel_->wake();
-          return Status::Ok();
-        };
-        triggers_->add_cron(std::move(trigger));
+        if (!schedule.ok())
+          return schedule.status().with_context(playbook.file + ": trigger " + std::to_string(i));
+        triggers_->add_cron(
+            {id, *schedule, def.catchup, [this, id, start](TimeMs at, const std::string& dedupe) {
+               return fire(id, [&] { return start(cron_scope(id, at), "cron:" + id, dedupe, at); });
+             }});
       } else {
-        EventTrigger trigger{id, def.event, nullptr};
-        trigger.fire = [this, id, playbook_name, inputs_template](const EventRecord& event,
-                                                                  const std::string& dedupe) -> Status {
-          Json context = {{"event", to_json(event)}, {"trigger", {{"id", id}}}};
-          CADRE_ASSIGN_OR_RETURN(Json inputs, render_template(inputs_template, context));
-          RunRequest request{playbook_name, inputs, "event:" + event.id, dedupe, context};
-          CADRE_ASSIGN_OR_RETURN(RunStarted started, start_playbook(*store_, *workspace_, request, event.created_at));
-          if (started.created) spdlog::info("event {} ({}) started {}", event.id, event.name, started.objective_id);
-          kernel_->wake();
-          return Status::Ok();
-        };
-        triggers_->add_event(std::move(trigger));
+        triggers_->add_event(
+            {id, def.event, [this, id, start](const EventRecord& event, const std::string& dedupe) {
+               return fire(id, [&] {
+                 return start(event_scope(id, event), "event:" + event.id, dedupe,
+                              event.created_at);
+               });
+             }});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Runtime::add_agent_triggers() {
+  for (const auto& [name, agent] : workspace_->agents) {
+    for (size_t i = 0; i < agent->triggers.size(); ++i) {
+      const AgentTrigger& def = agent->triggers[i];
+      const std::string id = "agent:" + name + "#" + std::to_string(i);
+      const std::string agent_name = name;
+      const std::string objective_template = def.objective;
+      auto start = [this, agent_name, objective_template](
+                       const Json& context, const std::string& source, const std::string& dedupe,
+                       TimeMs at) -> Result<RunStarted> {
+        CADRE_ASSIGN_OR_RETURN(Json text, render_template(Json(objective_template), context));
+        ObjectiveRequest request;
+        request.text = text.is_string() ? text.get<std::string>() : dump_json(text);
+        request.owner = agent_name;
+        request.inputs = context;
+        request.source = source;
+        request.dedupe_key = dedupe;
+        return start_objective(*store_, *workspace_, request, at);
+      };
+      if (def.when.kind == TriggerDef::Kind::kCron) {
+        auto schedule = CronSchedule::parse(def.when.cron, def.when.time_zone);
+        if (!schedule.ok())
+          return schedule.status().with_context(agent->file + ": trigger " + std::to_string(i));
+        triggers_->add_cron(
+            {id, *schedule, def.when.catchup,
+             [this, id, start](TimeMs at, const std::string& dedupe) {
+               return fire(id, [&] { return start(cron_scope(id, at), "cron:" + id, dedupe, at); });
+             }});
+      } else {
+        triggers_->add_event(
+            {id, def.when.event,
+             [this, id, start](const EventRecord& event, const std::string& dedupe) {
+               return fire(id, [&] {
+                 return start(event_scope(id, event), "event:" + event.id, dedupe,
+                              event.created_at);
+               });
+             }});
       }
     }
   }

@@ -11,7 +11,11 @@
 #include <memory>
 #include <string>
 
+#include "agents/agent_runner.h"
+#include "agents/playbook_runner.h"
 #include "agents/workspace.h"
+#include "models/gateway.h"
+#include "policy/policy_hook.h"
 #include "kernel/kernel.h"
 #include "kernel/tool.h"
 #include "kernel/trigger_scheduler.h"
@@ -30,6 +34,7 @@ LoadOptions load_options_for(const ToolRegistry& tools);
 
 struct RuntimeOptions {
   bool triggers = true;        // serve: yes; worker: no
+  std::string record_models;   // non-empty: append every model exchange to this file (for replay)
   std::string worker_id;       // empty: host:pid:random
   const Clock* clock = nullptr;  // null: the system clock
 };
@@ -46,15 +51,22 @@ class Runtime {
   Store& store() { return *store_; }
   Kernel& kernel() { return *kernel_; }
   const ToolRegistry& tools() const { return *tools_; }
+  ModelGateway& models() { return *gateway_; }
 
  private:
   Runtime() = default;
   Status add_triggers();
+  Status add_agent_triggers();
+  // Starts what a trigger fire asks for and wakes the kernel.
+  Status fire(const std::string& trigger_id, const std::function<Result<RunStarted>()>& start);
 
   const Workspace* workspace_ = nullptr;
   RuntimeOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ToolRegistry> tools_;
+  std::unique_ptr<ModelGateway> gateway_;
+  std::unique_ptr<PolicyHook> policy_;
+  std::unique_ptr<AgentRunner> agents_;
   std::unique_ptr<Kernel> kernel_;
   std::unique_ptr<TriggerScheduler> triggers_;
 };

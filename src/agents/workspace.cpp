@@ -6,6 +6,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "agents/agent.h"
 #include "agents/example_files.h"
 #include "agents/playbook_parser.h"
 #include "core/config_loader.h"
@@ -166,7 +167,12 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
     } else {
       workspace.agent_names.push_back(name);
     }
-    check_yaml_mapping(path, relative, /*allow_empty=*/false, diagnostics);
+    auto text = read_text_file(path);
+    if (!text.ok()) {
+      diagnostics->add(relative, 0, 0, "", "cannot read the file: " + text.status().message());
+      continue;
+    }
+    workspace.agents[name] = std::make_shared<const AgentDef>(parse_agent(*text, relative, name, options, diagnostics));
   }
 
   if (fs::exists(absolute_root / "policies.yaml", ec)) {
@@ -202,6 +208,11 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
     return found.to_status();
   }
   return workspace;
+}
+
+const AgentDef* Workspace::find_agent(const std::string& name) const {
+  auto it = agents.find(name);
+  return it == agents.end() ? nullptr : it->second.get();
 }
 
 Result<fs::path> Workspace::locate(const std::string& explicit_dir) {

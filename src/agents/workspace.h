@@ -1,7 +1,7 @@
 // Workspace: a folder holding one business's definitions.
 //
 //   cadre.yaml        settings (WorkspaceConfig)
-//   agents/*.yaml     roles (validated as YAML mappings until agents land)
+//   agents/*.yaml     roles (AgentDef, agents/agent.h)
 //   playbooks/*.yaml  declared processes (PlaybookDef)
 //   policies.yaml     rules (validated as a YAML mapping until policy lands)
 //   .cadre/           database and keys; never committed (.cadre/.gitignore)
@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,17 @@ struct LoadOptions {
   std::map<std::string, Json> tool_schemas;
 };
 
+struct AgentDef;
+
 struct Workspace {
   std::filesystem::path root;
   WorkspaceConfig config;
   std::map<std::string, PlaybookDef> playbooks;   // by name
   std::vector<std::string> agent_names;           // from agents/*.yaml
+  std::map<std::string, std::shared_ptr<const AgentDef>> agents;  // by name
+
+  // The agent named `name`, or null.
+  const AgentDef* find_agent(const std::string& name) const;
 
   // Loads and validates everything under `root`. Problems go to
   // `diagnostics`; the result is an error only when any were found (its

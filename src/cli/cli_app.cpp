@@ -58,6 +58,36 @@ int cli_main(int argc, char** argv) {
   run->add_flag("--json", json, "machine-readable output");
   dispatch(run, [&] { return cmd_run(global, playbook, inputs, inputs_json, wait, timeout_s, json); });
 
+  ObjectiveArgs objective_args;
+  auto* objective = app.add_subcommand("objective", "objectives for agents and the planner");
+  objective->require_subcommand(1);
+  auto* objective_add = objective->add_subcommand("add", "give an objective to the planner or to one agent");
+  objective_add->add_option("text", objective_args.text, "what is to be achieved")->required();
+  objective_add->add_option("--owner", objective_args.owner, "an agent's name, or planner (the default)");
+  objective_add->add_option("-i,--input", objective_args.inputs, "an input as key=value (repeatable)");
+  objective_add->add_option("--deadline", objective_args.deadline, "due within this long, e.g. 4h");
+  objective_add->add_option("--budget", objective_args.budget_usd, "at most this many US dollars of model calls");
+  objective_add->add_flag("--wait", objective_args.wait,
+                          "wait for the outcome (carried out here if no `cadre serve` runs)");
+  objective_add->add_option("--timeout", objective_args.timeout_s, "with --wait: give up after this many seconds");
+  objective_add->add_flag("--json", objective_args.json, "machine-readable output");
+  dispatch(objective_add, [&] { return cmd_objective_add(global, objective_args); });
+
+  std::string ask_agent, ask_text;
+  std::vector<std::string> ask_inputs;
+  double ask_timeout = 0;
+  auto* ask = app.add_subcommand("ask", "one objective to one agent; waits and prints its answer");
+  ask->add_option("agent", ask_agent, "the agent's name")->required();
+  ask->add_option("text", ask_text, "what it should do")->required();
+  ask->add_option("-i,--input", ask_inputs, "an input as key=value (repeatable)");
+  ask->add_option("--timeout", ask_timeout, "give up after this many seconds (exit 1)");
+  ask->add_flag("--json", json, "machine-readable output");
+  dispatch(ask, [&] { return cmd_ask(global, ask_agent, ask_text, ask_inputs, ask_timeout, json); });
+
+  auto* agents = app.add_subcommand("agents", "each agent: state, current work, spend today, last outcome");
+  agents->add_flag("--json", json, "machine-readable output");
+  dispatch(agents, [&] { return cmd_agents(global, json); });
+
   std::string event_name, event_data;
   auto* emit = app.add_subcommand("emit", "raise an event; playbooks with a matching event trigger start");
   emit->add_option("event", event_name, "event name, e.g. invoice.paid")->required();
@@ -109,8 +139,11 @@ int cli_main(int argc, char** argv) {
     return cmd_resolve(global, id, done ? Resolution::kDone : redo ? Resolution::kRedo : Resolution::kFail, note);
   });
 
+  std::string record_models;
   auto* serve = app.add_subcommand("serve", "run the kernel: workers and triggers, until SIGTERM");
-  dispatch(serve, [&] { return cmd_serve(global, true); });
+  serve->add_option("--record", record_models,
+                    "append every model exchange to this file (JSON lines), for the replay provider");
+  dispatch(serve, [&] { return cmd_serve(global, true, record_models); });
   auto* worker = app.add_subcommand("worker", "run an extra worker process (no triggers), until SIGTERM");
   dispatch(worker, [&] { return cmd_serve(global, false); });
 

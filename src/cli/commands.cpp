@@ -10,49 +10,19 @@
 #include "agents/playbook_runner.h"
 #include "agents/runtime.h"
 #include "agents/workspace.h"
+#include "cli/session.h"
 #include "core/id.h"
 #include "kernel/operations.h"
 
 namespace cadre {
 namespace {
 
-// What most commands need: the loaded workspace and its store.
-struct Session {
-  Workspace workspace;
-  std::unique_ptr<Store> store;
-};
 
-Result<Workspace> load_workspace(const GlobalOptions& global, Diagnostics* diagnostics) {
-  CADRE_ASSIGN_OR_RETURN(auto root, Workspace::locate(global.workspace));
-  CADRE_ASSIGN_OR_RETURN(auto tools, make_tool_registry());
-  return Workspace::load(root, load_options_for(*tools), diagnostics);
-}
 
-Result<Session> open_session(const GlobalOptions& global) {
-  Diagnostics diagnostics;
-  auto workspace = load_workspace(global, &diagnostics);
-  if (!workspace.ok()) return workspace.status();
-  Session session{std::move(workspace).value(), nullptr};
-  CADRE_ASSIGN_OR_RETURN(session.store, open_workspace_store(session.workspace));
-  return session;
-}
 
-// A workspace that does not load is exit code 4, like `cadre check`.
-int session_error(const Status& status) {
-  int code = report_error(status);
-  return status.is(StatusCode::kInvalidArgument) ? 4 : code;
-}
 
-TimeMs now_ms() { return SystemClock::instance().now_ms(); }
 
-void print_json(const Json& value) { std::cout << value.dump(2, ' ', false, Json::error_handler_t::replace) << "\n"; }
 
-std::string short_json(const Json& value, size_t max = 160) {
-  if (value.is_null()) return "-";
-  std::string text = dump_json(value);
-  if (text.size() > max) text = text.substr(0, max - 3) + "...";
-  return text;
-}
 
 std::string duration_text(TimeMs from, TimeMs to) {
   if (from <= 0 || to <= 0) return "";
@@ -68,10 +38,6 @@ Json current_versions(const Workspace& workspace) {
   return versions;
 }
 
-bool worker_alive(Store& store) {
-  auto workers = store.live_workers(now_ms(), 30000);
-  return workers.ok() && !workers->empty();
-}
 
 void print_trace(const Json& trace) {
   const Json& o = trace["objective"];
@@ -126,21 +92,6 @@ void print_trace(const Json& trace) {
   }
 }
 
-Result<Json> parse_run_inputs(const std::vector<std::string>& pairs, const std::string& inputs_json) {
-  Json inputs = Json::object();
-  if (!inputs_json.empty()) {
-    CADRE_ASSIGN_OR_RETURN(inputs, parse_json(inputs_json, "--inputs-json"));
-    if (!inputs.is_object()) return Status::InvalidArgument("--inputs-json must be a JSON object");
-  }
-  for (const auto& pair : pairs) {
-    auto eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument("--input '" + pair + "' must look like key=value");
-    }
-    inputs[pair.substr(0, eq)] = pair.substr(eq + 1);
-  }
-  return inputs;
-}
 
 }  // namespace
 
@@ -214,28 +165,9 @@ int cmd_run(const GlobalOptions& global, const std::string& playbook, const std:
     if (json) print_json({{"objective", id}});
     return 0;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-  while (true) {
-    auto objective = session->store->get_objective(id);
-    if (!objective.ok()) return report_error(objective.status());
-    if (is_terminal(objective->state) || objective->state == ObjectiveState::kUncertain) {
-      if (json) {
-        print_json(to_json(*objective));
-      } else {
-        std::cout << to_string(objective->state) << (objective->error.empty() ? "" : ": " + objective->error) << "\n";
-      }
-      switch (objective->state) {
-        case ObjectiveState::kSucceeded: return 0;
-        case ObjectiveState::kUncertain: return 8;
-        default: return 5;
-      }
-    }
-    if (timeout_s > 0 && std::chrono::steady_clock::now() > deadline) {
-      std::cerr << "error: timed out waiting for " << id << " (still " << to_string(objective->state) << ")\n";
-      return 1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  return wait_for_objective(*session->store, id, timeout_s, json, [](const ObjectiveRecord& o) {
+    std::cout << to_string(o.state) << (o.error.empty() ? "" : ": " + o.error) << "\n";
+  });
 }
 
 int cmd_emit(const GlobalOptions& global, const std::string& name, const std::string& data, bool json) {

@@ -32,6 +32,22 @@ int cmd_show(const GlobalOptions& global, const std::string& id, bool json);
 int cmd_cancel(const GlobalOptions& global, const std::string& id);
 int cmd_retry(const GlobalOptions& global, const std::string& id);
 int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution, const std::string& note);
-int cmd_serve(const GlobalOptions& global, bool triggers);
+// `record_models`: append every model exchange to this file (for replay).
+int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& record_models = "");
+
+struct ObjectiveArgs {
+  std::string text;
+  std::string owner;                 // agent name; "" or "planner": the planner
+  std::vector<std::string> inputs;   // key=value
+  std::string deadline;              // a duration ("2h"); "": the agent's SLA
+  double budget_usd = 0;
+  bool wait = false;                 // wait for the outcome (runs it here if no server runs)
+  double timeout_s = 0;
+  bool json = false;
+};
+int cmd_objective_add(const GlobalOptions& global, const ObjectiveArgs& args);
+int cmd_ask(const GlobalOptions& global, const std::string& agent, const std::string& text,
+            const std::vector<std::string>& inputs, double timeout_s, bool json);
+int cmd_agents(const GlobalOptions& global, bool json);
 
 }  // namespace cadre

@@ -11,7 +11,7 @@
 
 namespace cadre {
 
-int cmd_serve(const GlobalOptions& global, bool triggers) {
+int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& record_models) {
   // Block the stop signals in every thread; this one waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -31,6 +31,7 @@ int cmd_serve(const GlobalOptions& global, bool triggers) {
   }
   RuntimeOptions runtime_options;
   runtime_options.triggers = triggers;
+  runtime_options.record_models = record_models;
   auto runtime = Runtime::open(*workspace, runtime_options);
   if (!runtime.ok()) return report_error(runtime.status());
   if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/duration.h"
 
@@ -39,12 +40,41 @@ struct ServerConfig {
   int port = 7400;
 };
 
+// One model behind a tier: which API, which model, where, with which key.
+struct ModelEndpoint {
+  std::string provider;                   // openai | anthropic | replay
+  std::string model;                      // as the provider names it
+  std::string base_url;                   // default: https://api.openai.com/v1, https://api.anthropic.com/v1
+  std::string api_key;                    // a reference, "${env:NAME}", resolved at call time; "" for none
+  DurationMs timeout = 60000;             // one request
+  int max_tokens = 1024;                  // answer length cap (Anthropic requires one)
+  std::string recording;                  // replay: the recording file, relative to the workspace
+};
+
+struct TierConfig {
+  ModelEndpoint primary;
+  std::vector<ModelEndpoint> fallbacks;   // tried in order when the one before fails
+};
+
+struct ModelPrice {
+  double input_per_mtok = 0;              // US dollars per million input tokens
+  double output_per_mtok = 0;
+};
+
+struct ModelsConfig {
+  std::map<std::string, TierConfig> tiers;    // small, large, embed
+  std::map<std::string, ModelPrice> prices;   // by model name
+  DurationMs cache_ttl = 24 * 3600 * 1000;    // exact-match response cache; 0 turns it off
+  int embed_batch = 64;                        // texts per embeddings request
+};
+
 struct WorkspaceConfig {
   std::string name = "workspace";
   StoreConfig store;
   KernelConfig kernel;
   ServerConfig server;
   std::map<std::string, ToolLimits> tools;  // per-tool limits by tool name
+  ModelsConfig models;
 };
 
 }  // namespace cadre

@@ -1,6 +1,8 @@
 #include "core/config_loader.h"
 
+#include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "core/yaml_util.h"
 
@@ -131,6 +133,206 @@ void read_tools(YamlReader& reader, const YamlField& section, const std::vector<
   }
 }
 
+const std::vector<std::string> kModelTiers = {"small", "large", "embed"};
+const std::vector<std::string> kModelProviders = {"openai", "anthropic", "replay"};
+// Servers that speak the OpenAI format, named here so a natural guess gets a hint.
+const std::vector<std::string> kOpenAiCompatible = {"ollama",    "vllm",     "lmstudio",
+                                                    "llama.cpp", "llamacpp", "openrouter",
+                                                    "azure",     "groq",     "together"};
+constexpr int kMaxTokensLimit = 1000000;
+constexpr int kMaxEmbedBatch = 2048;  // OpenAI's limit on inputs per embeddings request
+constexpr double kMaxPricePerMtok = 1e6;
+
+bool is_env_name(std::string_view name) {
+  if (name.empty()) return false;
+  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  if (!letter(name[0])) return false;
+  for (char c : name) {
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// api_key holds a reference, never a key: cadre.yaml is committed with the workspace.
+void check_api_key(YamlReader& reader, const YamlField& field, const std::string& value) {
+  if (value.empty()) return;
+  std::string_view text = value;
+  constexpr std::string_view kEnvPrefix = "${env:";
+  if (text.starts_with(kEnvPrefix) && text.ends_with("}")) {
+    if (!is_env_name(text.substr(kEnvPrefix.size(), text.size() - kEnvPrefix.size() - 1))) {
+      reader.error(
+          field,
+          "${env:NAME} needs a variable name of letters, digits and underscores, not starting "
+          "with a digit");
+    }
+    return;
+  }
+  if (text.starts_with("${secret:")) {
+    reader.error(field, "${secret:NAME} references come in a later release; use ${env:NAME}");
+    return;
+  }
+  // The value is not repeated: it is probably a real key.
+  reader.error(field,
+               "must be a reference such as \"${env:OPENAI_API_KEY}\", not a literal key: a key "
+               "here would be committed with the workspace");
+}
+
+// One endpoint; `allow_fallbacks` for a tier's primary, not for a fallback.
+std::optional<ModelEndpoint> read_model_endpoint(YamlReader& reader, const YamlField& field,
+                                                 bool allow_fallbacks,
+                                                 std::vector<ModelEndpoint>* fallbacks) {
+  auto map = reader.read_map(field, {"provider", "model", "base_url", "api_key", "timeout",
+                                     "max_tokens", "recording", "fallbacks"});
+  if (!map) return std::nullopt;
+  if (map->fields().empty() && (!field.value.IsDefined() || field.value.IsNull())) {
+    reader.error(field, "expected a mapping with provider and model");
+    return std::nullopt;
+  }
+  const int errors_before = reader.error_count();
+  ModelEndpoint endpoint;
+  if (const auto* f = reader.require(*map, "provider")) {
+    if (auto v = reader.as_string(*f)) {
+      if (std::find(kModelProviders.begin(), kModelProviders.end(), *v) != kModelProviders.end()) {
+        endpoint.provider = *v;
+      } else if (std::find(kOpenAiCompatible.begin(), kOpenAiCompatible.end(), *v) !=
+                 kOpenAiCompatible.end()) {
+        reader.error(*f, "unknown provider '" + *v +
+                             "': it speaks the OpenAI format, so use provider: openai "
+                             "with its base_url");
+      } else {
+        reader.error(*f, "unknown provider '" + *v + "' (openai, anthropic or replay)" +
+                             did_you_mean(*v, kModelProviders));
+      }
+    }
+  }
+  if (const auto* f = map->find("model")) {
+    if (auto v = reader.as_string(*f)) {
+      if (v->empty()) {
+        reader.error(*f, "must not be empty");
+      } else {
+        endpoint.model = *v;
+      }
+    }
+  } else if (endpoint.provider == "openai" || endpoint.provider == "anthropic") {
+    reader.require(*map, "model");
+  }
+  if (const auto* f = map->find("base_url")) {
+    if (auto v = reader.as_string(*f)) {
+      if (!v->starts_with("http://") && !v->starts_with("https://")) {
+        reader.error(*f, "must start with http:// or https://, got '" + *v + "'");
+      } else {
+        endpoint.base_url = *v;
+      }
+    }
+  }
+  if (const auto* f = map->find("api_key")) {
+    if (auto v = reader.as_string(*f)) {
+      check_api_key(reader, *f, *v);
+      endpoint.api_key = *v;
+    }
+  }
+  if (const auto* f = map->find("timeout")) {
+    if (auto v = reader.as_duration(*f, 1)) {
+      if (*v > kMaxDuration) {
+        reader.error(*f, "must be at most 365d");
+      } else {
+        endpoint.timeout = *v;
+      }
+    }
+  }
+  if (const auto* f = map->find("max_tokens")) {
+    if (auto v = reader.as_int(*f, 1, kMaxTokensLimit)) endpoint.max_tokens = static_cast<int>(*v);
+  }
+  if (const auto* f = map->find("recording")) {
+    if (auto v = reader.as_string(*f)) {
+      if (v->empty()) {
+        reader.error(*f, "must not be empty");
+      } else {
+        endpoint.recording = *v;
+      }
+    }
+  } else if (endpoint.provider == "replay") {
+    reader.error(
+        yaml_pos(map->node()), field_path(map->path(), "recording"),
+        "required field is missing: provider replay answers from a recording file (relative to "
+        "the workspace)");
+  }
+  if (const auto* f = map->find("fallbacks")) {
+    if (!allow_fallbacks) {
+      reader.error(f->key_pos, f->path,
+                   "a fallback cannot have fallbacks of its own; list them all on the tier");
+    } else if (auto elements = reader.read_sequence(*f)) {
+      for (const auto& element : *elements) {
+        if (auto fallback = read_model_endpoint(reader, element, false, nullptr)) {
+          fallbacks->push_back(std::move(*fallback));
+        }
+      }
+    }
+  }
+  if (reader.error_count() != errors_before) return std::nullopt;
+  return endpoint;
+}
+
+void read_models(YamlReader& reader, const YamlField& section, ModelsConfig* models) {
+  auto map = reader.read_map(section, {"tiers", "prices", "cache_ttl", "embed_batch"});
+  if (!map) return;
+  if (const auto* f = map->find("tiers")) {
+    if (auto tiers = reader.read_map(*f, {})) {
+      for (const auto& tier : tiers->fields()) {
+        if (std::find(kModelTiers.begin(), kModelTiers.end(), tier.name) == kModelTiers.end()) {
+          reader.error(tier.key_pos, tier.path,
+                       "unknown tier '" + tier.name + "' (small, large or embed)" +
+                           did_you_mean(tier.name, kModelTiers));
+          continue;
+        }
+        TierConfig tier_config;
+        if (auto primary = read_model_endpoint(reader, tier, true, &tier_config.fallbacks)) {
+          tier_config.primary = std::move(*primary);
+          models->tiers[tier.name] = std::move(tier_config);
+        }
+      }
+    }
+  }
+  if (const auto* f = map->find("prices")) {
+    if (auto prices = reader.read_map(*f, {})) {
+      for (const auto& model : prices->fields()) {
+        auto price_map = reader.read_map(model, {"input_per_mtok", "output_per_mtok"});
+        if (!price_map) continue;
+        ModelPrice price;
+        bool valid = true;
+        auto read_price = [&](const char* name, double* out) {
+          const auto* p = price_map->find(name);
+          if (p == nullptr) return;
+          auto v = reader.as_number(*p, -std::numeric_limits<double>::infinity(), kMaxPricePerMtok);
+          if (!v) {
+            valid = false;
+          } else if (*v < 0) {
+            reader.error(*p, "a price must not be negative, got " + p->value.Scalar());
+            valid = false;
+          } else {
+            *out = *v;
+          }
+        };
+        read_price("input_per_mtok", &price.input_per_mtok);
+        read_price("output_per_mtok", &price.output_per_mtok);
+        if (valid) models->prices[model.name] = price;
+      }
+    }
+  }
+  if (const auto* f = map->find("cache_ttl")) {
+    if (auto v = reader.as_duration(*f, 0)) {
+      if (*v > kMaxDuration) {
+        reader.error(*f, "must be at most 365d");
+      } else {
+        models->cache_ttl = *v;
+      }
+    }
+  }
+  if (const auto* f = map->find("embed_batch")) {
+    if (auto v = reader.as_int(*f, 1, kMaxEmbedBatch)) models->embed_batch = static_cast<int>(*v);
+  }
+}
+
 }  // namespace
 
 WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
@@ -143,8 +345,8 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
   YamlReader reader(file, diagnostics);
   try {
     auto map =
-        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools"},
-                        {"models", "connectors", "memory", "policies", "secrets", "agents"});
+        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools", "models"},
+                        {"connectors", "memory", "policies", "secrets", "agents"});
     if (!map) return config;
     if (const auto* f = map->find("name")) {
       if (auto v = reader.as_string(*f)) {
@@ -159,6 +361,7 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
     if (const auto* f = map->find("kernel")) read_kernel(reader, *f, &config.kernel);
     if (const auto* f = map->find("server")) read_server(reader, *f, &config.server);
     if (const auto* f = map->find("tools")) read_tools(reader, *f, known_tools, &config.tools);
+    if (const auto* f = map->find("models")) read_models(reader, *f, &config.models);
   } catch (const std::exception& e) {
     // yaml-cpp may throw on malformed nodes; never let it escape.
     reader.error({0, 0}, "", std::string("internal YAML error: ") + e.what());

@@ -164,6 +164,7 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   if (out.ok()) {
     journal_bytes_ += json_size(*out);
     pending_.push_back(StepFinished{seq, StepState::kDone, *out, "", finished});
+    if (options.commit_result) CADRE_RETURN_IF_ERROR(flush({}));
     return out;
   }
 

@@ -41,6 +41,10 @@ struct StepOptions {
   RetryPolicy retry;
   DurationMs timeout = 0;     // 0: none
   std::string rate_limit_key; // empty: none; else the RateLimiter bucket
+  // Commit the result at once instead of with the next step: for effects
+  // that are costly to repeat (a model call), so a crash right after cannot
+  // lose what was paid for.
+  bool commit_result = false;
 };
 
 // Handed to a step's effect.
@@ -71,6 +75,9 @@ class TaskContext {
   const Clock& clock() const { return *env_.clock; }
   // The sequence number the next step will have.
   int next_seq() const { return cursor_ + 1; }
+  // True while the next step is already in the journal (the handler is
+  // replaying what an earlier run did rather than acting anew).
+  bool replaying() const { return journaled(next_seq()) != nullptr; }
 
   // Runs `effect` as the next step, or returns its journaled result.
   Result<Json> run_step(const StepOptions& options, const Json& input,

@@ -142,6 +142,7 @@ struct ObjectiveFilter {
 struct TaskFilter {
   std::string objective_id;        // empty: all
   std::optional<TaskState> state;
+  std::string agent;               // empty: any
   int limit = 100;
 };
 
@@ -233,6 +234,15 @@ class Store {
   virtual Status heartbeat_worker(const std::string& worker, const Json& info, TimeMs now) = 0;
   virtual Status remove_worker(const std::string& worker) = 0;
   virtual Result<Json> live_workers(TimeMs now, int64_t max_age_ms) = 0;
+
+  // --- model response cache (exact match; see models/gateway.h) ---
+  // The value stored under `key` unless it expired by `now`; null if none.
+  virtual Result<Json> cache_get(const std::string& key, TimeMs now) = 0;
+  virtual Status cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) = 0;
+
+  // Model calls journaled since `since`: {calls, cached, input_tokens,
+  // output_tokens, cost_usd}, optionally for one agent's tasks only.
+  virtual Result<Json> model_usage(TimeMs since, const std::string& agent = "") = 0;
 
   virtual StoreStats stats() const = 0;
 };

@@ -493,7 +493,8 @@ kernel:
 server: {bind: 0.0.0.0, port: 8080}
 tools:
   file.write: {rate_per_second: 2.5, burst: 5}
-models: {small: {provider: ollama, model: llama3.2}}
+models:
+  tiers: {small: {provider: openai, model: llama3.2, base_url: "http://127.0.0.1:11434/v1"}}
 connectors: []
 memory: {}
 policies: {}
@@ -503,6 +504,7 @@ agents: {}
                                        "cadre.yaml", &diagnostics);
   ASSERT_TRUE(diagnostics.empty()) << diagnostics.to_string();
   EXPECT_EQ(config.name, "acme");
+  EXPECT_EQ(config.models.tiers.at("small").primary.model, "llama3.2");
   EXPECT_EQ(config.store.path, "data/acme.db");
   EXPECT_EQ(config.store.synchronous, "full");
   EXPECT_EQ(config.store.busy_timeout, 2000);
@@ -642,7 +644,7 @@ TEST(WorkspaceTest, LoadChecksAgentsPoliciesAndNamesAcrossFiles) {
   TempDir dir;
   const fs::path& root = dir.path();
   write_file(root / "cadre.yaml", "name: test\n");
-  write_file(root / "agents" / "writer.yaml", "role: Writer\ntier: small\n");
+  write_file(root / "agents" / "writer.yaml", "role: Writer\ntier: small\n");  // no instructions
   write_file(root / "agents" / "broken.yaml", "- just\n- a list\n");
   write_file(root / "policies.yaml", "rules: [\n");
   write_file(root / "playbooks" / "a.yaml",
@@ -658,6 +660,7 @@ TEST(WorkspaceTest, LoadChecksAgentsPoliciesAndNamesAcrossFiles) {
   EXPECT_TRUE(workspace.status().is(StatusCode::kInvalidArgument));
   std::vector<std::string> expected = {
       "agents/broken.yaml:1:1: expected a mapping, got a sequence",
+      "agents/writer.yaml:1:1: instructions: required field is missing",
       "playbooks/b.yaml:1:7: name: playbook name 'shared' is already used by playbooks/a.yaml",
       "playbooks/b.yaml:3:23: steps[0].uses: unknown agent 'writter': there is no "
       "agents/writter.yaml (did you mean 'writer'?)",
@@ -665,7 +668,7 @@ TEST(WorkspaceTest, LoadChecksAgentsPoliciesAndNamesAcrossFiles) {
       "policies.yaml:2:1: YAML syntax error: end of sequence flow not found",
   };
   EXPECT_EQ(lines_of(diagnostics), expected);
-  EXPECT_NE(workspace.status().message().find("5 problem(s)"), std::string::npos);
+  EXPECT_NE(workspace.status().message().find("6 problem(s)"), std::string::npos);
 }
 
 TEST(WorkspaceTest, ADirectoryWithoutCadreYamlIsNotAWorkspace) {

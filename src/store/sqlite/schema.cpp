@@ -120,10 +120,24 @@ CREATE TABLE workers (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: the model response cache, and an index over model-call steps
+// for spend and cache figures (model steps are few next to the others).
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE model_cache (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX model_cache_expiry ON model_cache(expires_at);
+
+CREATE INDEX steps_model_calls ON steps(started_at) WHERE kind = 'model';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all = {kV1};
+  static const std::vector<std::string_view> all = {kV1, kV2};
   return all;
 }
 

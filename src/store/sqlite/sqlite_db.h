@@ -46,6 +46,7 @@ class Stmt {
   Status run();
 
   int64_t int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double double_at(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string text_at(int col) const;
   Json json_at(int col) const;  // NULL -> null; unparsable text -> the text as a string
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }

@@ -620,12 +620,14 @@ Result<std::vector<TaskRecord>> SqliteStore::list_tasks(const TaskFilter& filter
         sql_with(
             "SELECT ", kTaskColumns,
             filter.objective_id.empty()
-                ? " FROM tasks WHERE ?1 = '' AND (?2 = '' OR state = ?2) ORDER BY id DESC LIMIT ?3"
-                : " FROM tasks WHERE objective_id = ?1 AND (?2 = '' OR state = ?2) ORDER BY rowid "
-                  "LIMIT ?3"));
+                ? " FROM tasks WHERE ?1 = '' AND (?2 = '' OR state = ?2) AND (?4 = '' OR agent = ?4) "
+                  "ORDER BY id DESC LIMIT ?3"
+                : " FROM tasks WHERE objective_id = ?1 AND (?2 = '' OR state = ?2) AND (?4 = '' OR agent = ?4) "
+                  "ORDER BY rowid LIMIT ?3"));
     sel->bind(1, filter.objective_id);
     sel->bind(2, filter.state ? std::string(to_string(*filter.state)) : std::string());
     sel->bind(3, filter.limit);
+    sel->bind(4, filter.agent);
     Rows rows;
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
@@ -1163,6 +1165,53 @@ Result<Json> SqliteStore::live_workers(TimeMs now, int64_t max_age_ms) {
           {{"id", sel->text_at(0)}, {"info", sel->json_at(1)}, {"heartbeat_at", sel->int_at(2)}});
     }
     return out;
+  });
+}
+
+Result<Json> SqliteStore::cache_get(const std::string& key, TimeMs now) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db, "SELECT value FROM model_cache WHERE key = ?1 AND expires_at > ?2");
+    sel->bind(1, key).bind(2, now);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    return row ? sel->json_at(0) : Json();
+  });
+}
+
+Status SqliteStore::cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) {
+  return writer_->run<bool>([&](SqliteDb& db) -> Result<bool> {
+    // Expired entries go as new ones come, a few at a time.
+    PREPARE(purge, db,
+            "DELETE FROM model_cache WHERE key IN "
+            "(SELECT key FROM model_cache WHERE expires_at <= ?1 ORDER BY expires_at LIMIT 16)");
+    purge->bind(1, now);
+    CADRE_RETURN_IF_ERROR(purge->run());
+    PREPARE(put, db,
+            "INSERT INTO model_cache (key, value, created_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, created_at = excluded.created_at, "
+            "expires_at = excluded.expires_at");
+    put->bind(1, key).bind(2, value).bind(3, now).bind(4, expires_at);
+    CADRE_RETURN_IF_ERROR(put->run());
+    return true;
+  }).status();
+}
+
+Result<Json> SqliteStore::model_usage(TimeMs since, const std::string& agent) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db,
+            "SELECT count(*), coalesce(sum(json_extract(s.output, '$.call.cached')), 0), "
+            "coalesce(sum(json_extract(s.output, '$.response.usage.input_tokens')), 0), "
+            "coalesce(sum(json_extract(s.output, '$.response.usage.output_tokens')), 0), "
+            "coalesce(sum(json_extract(s.output, '$.call.cost_usd')), 0.0) "
+            "FROM steps s WHERE s.kind = 'model' AND s.started_at >= ?1 AND s.state = 'done' "
+            "AND (?2 = '' OR s.task_id IN (SELECT id FROM tasks WHERE agent = ?2))");
+    sel->bind(1, since).bind(2, agent);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Status::Internal("model usage query returned no row");
+    return Json{{"calls", sel->int_at(0)},
+                {"cached", sel->int_at(1)},
+                {"input_tokens", sel->int_at(2)},
+                {"output_tokens", sel->int_at(3)},
+                {"cost_usd", sel->double_at(4)}};
   });
 }
 

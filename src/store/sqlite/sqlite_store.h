@@ -58,6 +58,9 @@ class SqliteStore final : public Store {
   Status heartbeat_worker(const std::string& worker, const Json& info, TimeMs now) override;
   Status remove_worker(const std::string& worker) override;
   Result<Json> live_workers(TimeMs now, int64_t max_age_ms) override;
+  Result<Json> cache_get(const std::string& key, TimeMs now) override;
+  Status cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) override;
+  Result<Json> model_usage(TimeMs since, const std::string& agent) override;
   StoreStats stats() const override;
 
  private:

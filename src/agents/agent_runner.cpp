@@ -1,0 +1,361 @@
+#include "agents/agent_runner.h"
+
+#include <algorithm>
+
+#include "core/json_schema.h"
+
+namespace cadre {
+namespace {
+
+constexpr size_t kToolResultChars = 16 * 1024;  // what a tool's result may take of the prompt
+
+// Model calls retry transient failures as timers (429, 5xx, timeouts),
+// honouring Retry-After.
+RetryPolicy model_retry_policy() {
+  RetryPolicy policy;
+  policy.max_attempts = 5;
+  policy.initial_backoff = 1000;
+  policy.max_backoff = 60000;
+  return policy;
+}
+
+TimeMs day_start(TimeMs now) {
+  return now - now % (24 * 3600 * 1000);
+}
+
+std::string system_prompt(const AgentDef& agent) {
+  std::string text;
+  if (!agent.role.empty()) text += "You are " + agent.role + ".\n\n";
+  text += agent.instructions;
+  if (!agent.output_schema.is_null()) {
+    text += "\n\nYour final answer must be only a JSON value matching this JSON Schema:\n" +
+            dump_json(agent.output_schema);
+  }
+  return text;
+}
+
+std::string user_prompt(const AgentJob& job) {
+  std::string text = job.task;
+  if (!job.inputs.empty()) text += "\n\nInputs:\n" + dump_json(job.inputs);
+  if (!job.upstream.empty())
+    text += "\n\nResults of the tasks this one waited for:\n" + dump_json(job.upstream);
+  return text;
+}
+
+std::string clip(std::string text, size_t max) {
+  if (text.size() > max)
+    text = text.substr(0, max) + "... [cut at " + std::to_string(max) + " characters]";
+  return text;
+}
+
+}  // namespace
+
+std::string wire_tool_name(const std::string& tool) {
+  std::string out;
+  for (char c : tool) {
+    if (c == '.') {
+      out += "__";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Result<Json> parse_json_answer(const std::string& text) {
+  std::string body = text;
+  auto fence = body.find("```");
+  if (fence != std::string::npos) {
+    auto start = body.find('\n', fence);
+    auto end = start == std::string::npos ? std::string::npos : body.find("```", start);
+    if (end != std::string::npos) body = body.substr(start + 1, end - start - 1);
+  }
+  auto parsed = parse_json(body, "answer");
+  if (!parsed.ok())
+    return Status::InvalidArgument("the answer is not JSON: " + parsed.status().message());
+  return parsed;
+}
+
+AgentRunner::AgentRunner(Store& store, const Workspace& workspace, ToolStepContext tools,
+                         ModelGateway* gateway, PolicyHook& policy)
+    : store_(store),
+      workspace_(workspace),
+      tools_(std::move(tools)),
+      gateway_(gateway),
+      policy_(policy) {}
+
+Result<std::string> AgentRunner::remember(const AgentDef& agent) {
+  std::string version = agent.version();
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (cache_.count(version)) return version;
+  }
+  CADRE_RETURN_IF_ERROR(store_.put_definition({version, "agent", agent.name, agent.to_json(), 0}));
+  std::lock_guard lock(cache_mutex_);
+  cache_.emplace(version, std::make_shared<const AgentDef>(agent));
+  return version;
+}
+
+Result<std::shared_ptr<const AgentDef>> AgentRunner::definition(const std::string& version) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(version);
+    if (it != cache_.end()) return it->second;
+  }
+  CADRE_ASSIGN_OR_RETURN(DefinitionRecord record, store_.get_definition(version));
+  CADRE_ASSIGN_OR_RETURN(AgentDef agent, AgentDef::from_json(record.body));
+  auto shared = std::make_shared<const AgentDef>(std::move(agent));
+  std::lock_guard lock(cache_mutex_);
+  cache_.emplace(version, shared);
+  return shared;
+}
+
+Result<std::shared_ptr<const AgentDef>> AgentRunner::pinned(TaskContext& context,
+                                                            const std::string& name) {
+  StepOptions options;
+  options.name = "agent." + name;
+  options.kind = "definition";
+  options.idempotent = true;
+  CADRE_ASSIGN_OR_RETURN(
+      Json version, context.run_step(options, Json(name), [&](StepCall&) -> Result<Json> {
+        const AgentDef* agent = workspace_.find_agent(name);
+        if (agent == nullptr)
+          return Status::NotFound("there is no agent '" + name + "' (agents/" + name + ".yaml)");
+        CADRE_ASSIGN_OR_RETURN(std::string v, remember(*agent));
+        return Json(v);
+      }));
+  if (!version.is_string()) return Status::Corruption("journaled agent version is not a string");
+  return definition(version.get<std::string>());
+}
+
+Status AgentRunner::check_budget(TaskContext& context, const AgentDef& agent,
+                                 const TokenUsage& used, double spent) {
+  const BudgetDef& b = agent.budget;
+  int64_t tokens = used.input_tokens + used.output_tokens;
+  std::string who = "agent '" + agent.name + "'";
+  if (b.tokens_per_objective > 0 && tokens >= b.tokens_per_objective) {
+    return Status::ResourceExhausted(
+        who + " used " + std::to_string(tokens) + " tokens on this objective; its budget is " +
+        std::to_string(b.tokens_per_objective) + " (budget.tokens_per_objective)");
+  }
+  if (b.usd_per_objective > 0 && spent >= b.usd_per_objective) {
+    return Status::ResourceExhausted(
+        who + " spent $" + std::to_string(spent) + " on this objective; its budget is $" +
+        std::to_string(b.usd_per_objective) + " (budget.usd_per_objective)");
+  }
+  if (b.tokens_per_day == 0 && b.usd_per_day == 0) return Status::Ok();
+  CADRE_ASSIGN_OR_RETURN(Json today,
+                         store_.model_usage(day_start(context.clock().now_ms()), agent.name));
+  int64_t day_tokens =
+      today.value("input_tokens", int64_t{0}) + today.value("output_tokens", int64_t{0});
+  double day_usd = today.value("cost_usd", 0.0);
+  if (b.tokens_per_day > 0 && day_tokens >= b.tokens_per_day) {
+    return Status::ResourceExhausted(who + " used " + std::to_string(day_tokens) +
+                                     " tokens today; its budget is " +
+                                     std::to_string(b.tokens_per_day) + " (budget.tokens_per_day)");
+  }
+  if (b.usd_per_day > 0 && day_usd >= b.usd_per_day) {
+    return Status::ResourceExhausted(who + " spent $" + std::to_string(day_usd) +
+                                     " today; its budget is $" + std::to_string(b.usd_per_day) +
+                                     " (budget.usd_per_day)");
+  }
+  return Status::Ok();
+}
+
+Result<Json> AgentRunner::call_model(TaskContext& context, const AgentDef& agent,
+                                     const std::string& tier, const ChatRequest& request) {
+  StepOptions options;
+  options.name = "model." + tier;
+  options.kind = "model";
+  options.idempotent = true;  // no effect outside; repeating it only costs
+  options.commit_result = true;
+  options.retry = model_retry_policy();
+  Json input = {{"agent", agent.name}, {"tier", tier}, {"request", to_json(request)}};
+  return context.run_step(options, input, [&](StepCall& call) -> Result<Json> {
+    if (gateway_ == nullptr || !gateway_->has_tier(tier)) {
+      return Status::FailedPrecondition("agent '" + agent.name + "' needs the model tier '" + tier +
+                                        "', but cadre.yaml maps no model to it (models.tiers." +
+                                        tier + ")");
+    }
+    PolicyDecision decision = policy_.check_model({agent.name, context.task().objective_id, tier});
+    if (decision.outcome != PolicyOutcome::kAllow) {
+      return Status::FailedPrecondition(
+          "policy stopped the model call" +
+          (decision.reason.empty() ? std::string() : ": " + decision.reason));
+    }
+    CADRE_ASSIGN_OR_RETURN(ChatResult result,
+                           gateway_->chat(tier, request, {agent.cache}, &call.retry_after));
+    return Json{{"response", to_json(result.response)}, {"call", to_json(result.info)}};
+  });
+}
+
+Result<Json> AgentRunner::call_tool(TaskContext& context, const AgentDef& agent,
+                                    const ModelToolCall& call) {
+  // Refusals go back to the model as the tool's result, so it can correct itself.
+  auto refused = [](const std::string& why) { return Json{{"ok", false}, {"error", why}}; };
+  auto allowed = std::find_if(agent.tools.begin(), agent.tools.end(), [&](const std::string& t) {
+    return wire_tool_name(t) == call.name || t == call.name;
+  });
+  if (allowed == agent.tools.end()) {
+    return refused("there is no tool '" + call.name + "' for this agent");
+  }
+  const std::string tool_name = *allowed;
+  auto tool = tools_.tools->find(tool_name);
+  if (!tool) return refused("tool '" + tool_name + "' is not available in this workspace");
+  auto errors = validate_json(tool->spec().input_schema, call.arguments);
+  if (!errors.empty())
+    return refused("invalid arguments for " + tool_name + ": " + describe(errors));
+  PolicyDecision decision = policy_.check_tool(
+      {agent.name, context.task().objective_id, tool_name, tool->spec().risk, call.arguments});
+  if (decision.outcome == PolicyOutcome::kDeny) {
+    return refused("policy denied this call" +
+                   (decision.reason.empty() ? std::string() : ": " + decision.reason));
+  }
+  if (decision.outcome == PolicyOutcome::kRequireApproval) {
+    return refused("this call needs a human's approval, which this release cannot ask for yet");
+  }
+  ToolStepOptions options;
+  options.label = "agent '" + agent.name + "'";
+  auto result = run_tool_step(context, tools_, tool_name, call.arguments, options);
+  if (result.status().is(StatusCode::kSuspended) || result.status().is(StatusCode::kConflict))
+    return result.status();
+  if (!result.ok()) return refused(result.status().to_string());
+  return Json{{"ok", true}, {"result", *result}};
+}
+
+Result<std::vector<std::string>> AgentRunner::check_answer(TaskContext& context,
+                                                           const AgentDef& agent,
+                                                           const AgentJob& job,
+                                                           const std::string& text, Json* answer) {
+  std::vector<std::string> problems;
+  *answer = Json(text);
+  if (!agent.output_schema.is_null()) {
+    auto parsed = parse_json_answer(text);
+    if (!parsed.ok()) {
+      problems.push_back(parsed.status().message());
+    } else {
+      *answer = *parsed;
+      for (const auto& e : validate_json(agent.output_schema, *parsed)) {
+        problems.push_back((e.path.empty() ? "the answer" : e.path) + ": " + e.message);
+      }
+    }
+  }
+  if (agent.judge && problems.empty()) {
+    ChatRequest request;
+    request.messages.push_back(
+        {"system",
+         "You check another agent's answer. " + agent.judge->prompt +
+             "\nAnswer with JSON: {\"pass\": true|false, \"reason\": \"why, briefly\"}.",
+         {},
+         ""});
+    request.messages.push_back(
+        {"user", "Task:\n" + user_prompt(job) + "\n\nAnswer to check:\n" + text, {}, ""});
+    request.response_schema = {
+        {"type", "object"},
+        {"properties", {{"pass", {{"type", "boolean"}}}, {"reason", {{"type", "string"}}}}},
+        {"required", {"pass"}}};
+    CADRE_ASSIGN_OR_RETURN(Json out, call_model(context, agent, agent.judge->tier, request));
+    auto verdict = parse_json_answer(out["response"].value("content", std::string()));
+    if (!verdict.ok() || !verdict->is_object() || !verdict->value("pass", false)) {
+      std::string reason = verdict.ok() && verdict->is_object()
+                               ? verdict->value("reason", std::string("no reason given"))
+                               : "the judge's verdict was not readable";
+      problems.push_back("the judge did not accept it: " + reason);
+    }
+  }
+  return problems;
+}
+
+Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const AgentJob& job) {
+  // The opening of the conversation, journaled so a replay sees the same.
+  StepOptions context_step;
+  context_step.name = "context";
+  context_step.kind = "context";
+  context_step.idempotent = true;
+  CADRE_ASSIGN_OR_RETURN(
+      Json opening, context.run_step(context_step, Json{{"agent", agent.name}}, [&](StepCall&) {
+        return Result<Json>(Json{{"system", system_prompt(agent)}, {"user", user_prompt(job)}});
+      }));
+  std::vector<ChatMessage> messages = {{"system", opening.value("system", ""), {}, ""},
+                                       {"user", opening.value("user", ""), {}, ""}};
+  std::vector<ModelToolDef> tool_defs;
+  for (const auto& name : agent.tools) {
+    auto tool = tools_.tools->find(name);
+    if (tool)
+      tool_defs.push_back(
+          {wire_tool_name(name), tool->spec().description, tool->spec().input_schema});
+  }
+
+  std::string tier = agent.tier;
+  int checks_failed = 0;
+  TokenUsage used;
+  double spent = 0;
+  for (int turn = 1; turn <= agent.max_turns; ++turn) {
+    if (!context.replaying()) CADRE_RETURN_IF_ERROR(check_budget(context, agent, used, spent));
+    ChatRequest request;
+    request.messages = messages;
+    request.tools = tool_defs;
+    request.response_schema = agent.output_schema;
+    CADRE_ASSIGN_OR_RETURN(Json out, call_model(context, agent, tier, request));
+    CADRE_ASSIGN_OR_RETURN(ChatResponse response, chat_response_from_json(out["response"]));
+    used.input_tokens += response.usage.input_tokens;
+    used.output_tokens += response.usage.output_tokens;
+    spent += out["call"].value("cost_usd", 0.0);
+    messages.push_back({"assistant", response.content, response.tool_calls, ""});
+
+    if (!response.tool_calls.empty()) {
+      for (const auto& call : response.tool_calls) {
+        CADRE_ASSIGN_OR_RETURN(Json result, call_tool(context, agent, call));
+        messages.push_back({"tool", clip(dump_json(result), kToolResultChars), {}, call.id});
+      }
+      continue;
+    }
+
+    Json answer;
+    CADRE_ASSIGN_OR_RETURN(std::vector<std::string> problems,
+                           check_answer(context, agent, job, response.content, &answer));
+    if (problems.empty()) {
+      CADRE_ASSIGN_OR_RETURN(TimeMs now, context.now());
+      return Json{{"answer", answer},
+                  {"text", response.content},
+                  {"turns", turn},
+                  {"tier", tier},
+                  {"late", job.deadline_at > 0 && now > job.deadline_at}};
+    }
+    std::string summary;
+    for (const auto& p : problems) summary += "\n- " + p;
+    if (++checks_failed > agent.output_retries) {
+      return Status::FailedPrecondition("agent '" + agent.name +
+                                        "': the answer failed its success check " +
+                                        std::to_string(checks_failed) + " times:" + summary);
+    }
+    messages.push_back(
+        {"user", "Your answer did not pass its check:" + summary + "\nAnswer again.", {}, ""});
+    if (!agent.escalate.empty()) tier = agent.escalate;
+  }
+  return Status::ResourceExhausted("agent '" + agent.name + "' reached max_turns (" +
+                                   std::to_string(agent.max_turns) + ") without a final answer");
+}
+
+Result<Json> AgentTaskHandler::run(TaskContext& context) {
+  const Json& spec = context.task().spec;
+  std::string version = spec.value("version", std::string());
+  CADRE_ASSIGN_OR_RETURN(std::shared_ptr<const AgentDef> agent, runner_.definition(version));
+  AgentJob job;
+  job.task = spec.value("task", std::string());
+  job.inputs = spec.value("inputs", Json::object());
+  job.deadline_at = spec.value("deadline_at", TimeMs{0});
+  if (!context.replaying() && spec.contains("needs") && !spec["needs"].empty()) {
+    // Read only when the conversation opens; afterwards it is in the journal.
+    CADRE_ASSIGN_OR_RETURN(Json outputs, runner_.store().task_outputs(context.task().objective_id));
+    for (const auto& key : spec["needs"]) {
+      if (key.is_string() && outputs.contains(key.get<std::string>())) {
+        job.upstream[key.get<std::string>()] =
+            outputs[key.get<std::string>()].value("output", Json());
+      }
+    }
+  }
+  return runner_.run(context, *agent, job);
+}
+
+}  // namespace cadre

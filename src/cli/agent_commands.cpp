@@ -1,0 +1,205 @@
+// `cadre agents`, `cadre ask`, `cadre objective add`.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "agents/agent.h"
+#include "agents/objectives.h"
+#include "agents/runtime.h"
+#include "cli/session.h"
+#include "core/duration.h"
+
+namespace cadre {
+namespace {
+
+TimeMs day_start(TimeMs now) {
+  return now - now % (24 * 3600 * 1000);
+}
+
+Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
+  Json row = {{"name", agent.name},
+              {"role", agent.role},
+              {"tier", agent.tier},
+              {"tools", agent.tools},
+              {"concurrency", agent.concurrency},
+              {"state", "idle"},
+              {"current", Json::array()},
+              {"last_outcome", nullptr}};
+  TaskFilter filter;
+  filter.agent = agent.name;
+  filter.limit = 50;
+  auto tasks = store.list_tasks(filter);
+  if (tasks.ok()) {
+    for (const auto& t : *tasks) {
+      if (t.state == TaskState::kRunning || t.state == TaskState::kWaiting ||
+          t.state == TaskState::kReady) {
+        row["current"].push_back(
+            {{"task", t.id}, {"objective", t.objective_id}, {"state", to_string(t.state)}});
+        if (t.state == TaskState::kRunning) row["state"] = "working";
+        if (t.state != TaskState::kRunning && row["state"] == "idle")
+          row["state"] = to_string(t.state);
+      } else if (is_terminal(t.state) && row["last_outcome"].is_null()) {
+        row["last_outcome"] = {{"task", t.id},
+                               {"objective", t.objective_id},
+                               {"state", to_string(t.state)},
+                               {"finished", format_time_utc(t.finished_at)},
+                               {"error", t.error}};
+      }
+    }
+  }
+  auto today = store.model_usage(day_start(now), agent.name);
+  row["today"] = today.ok() ? *today : Json();
+  return row;
+}
+
+// Runs the workspace in this process until objective `id` ends, for when
+// no `cadre serve` is running.
+int run_until_done(Session& session, const std::string& id, double timeout_s, bool json,
+                   const std::function<void(const ObjectiveRecord&)>& print) {
+  RuntimeOptions options;
+  options.triggers = false;
+  auto runtime = Runtime::open(session.workspace, options);
+  if (!runtime.ok()) return report_error(runtime.status());
+  Status started = (*runtime)->start();
+  if (!started.ok()) return report_error(started);
+  int code = wait_for_objective((*runtime)->store(), id, timeout_s, json, print);
+  (*runtime)->stop();
+  return code;
+}
+
+int carry_out(Session& session, const std::string& id, double timeout_s, bool json,
+              const std::function<void(const ObjectiveRecord&)>& print) {
+  if (worker_alive(*session.store))
+    return wait_for_objective(*session.store, id, timeout_s, json, print);
+  return run_until_done(session, id, timeout_s, json, print);
+}
+
+// The result of an objective for people: the answer of each task, or why it failed.
+void print_outcome(Store& store, const ObjectiveRecord& o) {
+  if (o.state != ObjectiveState::kSucceeded) {
+    std::cout << to_string(o.state) << (o.error.empty() ? "" : ": " + o.error) << "\n";
+    return;
+  }
+  auto outputs = store.task_outputs(o.id);
+  if (!outputs.ok()) {
+    std::cout << "succeeded\n";
+    return;
+  }
+  const Json* plan = outputs->contains("plan") ? &(*outputs)["plan"]["output"] : nullptr;
+  if (plan != nullptr && plan->contains("results")) {
+    for (const auto& [key, result] : (*plan)["results"].items()) {
+      std::cout << key << ": "
+                << (result.is_object() ? result.value("text", dump_json(result))
+                                       : dump_json(result))
+                << "\n";
+    }
+    return;
+  }
+  for (const auto& [key, task] : outputs->items()) {
+    const Json& out = task["output"];
+    std::cout << (out.is_object() && out.contains("text") ? out["text"].get<std::string>()
+                                                          : dump_json(out))
+              << "\n";
+  }
+}
+
+}  // namespace
+
+int cmd_agents(const GlobalOptions& global, bool json) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  Json rows = Json::array();
+  for (const auto& [name, agent] : session->workspace.agents) {
+    rows.push_back(agent_summary(*session->store, *agent, now_ms()));
+  }
+  if (json) {
+    print_json(rows);
+    return 0;
+  }
+  if (rows.empty()) {
+    std::cout << "no agents (add one as agents/NAME.yaml)\n";
+    return 0;
+  }
+  for (const auto& r : rows) {
+    const Json& today = r["today"];
+    std::string spend = today.is_object()
+                            ? fmt::format("{} calls, {} tokens, ${:.4f}", today.value("calls", 0),
+                                          today.value("input_tokens", int64_t{0}) +
+                                              today.value("output_tokens", int64_t{0}),
+                                          today.value("cost_usd", 0.0))
+                            : "-";
+    std::cout << fmt::format("{:<16} {:<8} tier {:<6} today: {}\n", r["name"].get<std::string>(),
+                             r["state"].get<std::string>(), r["tier"].get<std::string>(), spend);
+    if (!r["role"].get<std::string>().empty())
+      std::cout << "  " << r["role"].get<std::string>() << "\n";
+    for (const auto& c : r["current"]) {
+      std::cout << fmt::format("  {} task {} of {}\n", c["state"].get<std::string>(),
+                               c["task"].get<std::string>(), c["objective"].get<std::string>());
+    }
+    if (r["last_outcome"].is_object()) {
+      const Json& l = r["last_outcome"];
+      std::cout << fmt::format(
+          "  last: {} {} at {}{}\n", l["state"].get<std::string>(),
+          l["objective"].get<std::string>(), l["finished"].get<std::string>(),
+          l["error"].get<std::string>().empty() ? "" : ": " + l["error"].get<std::string>());
+    }
+  }
+  return 0;
+}
+
+int cmd_objective_add(const GlobalOptions& global, const ObjectiveArgs& args) {
+  auto session = open_session(global);
+  if (!session.ok()) return session_error(session.status());
+  auto inputs = parse_run_inputs(args.inputs, "");
+  if (!inputs.ok()) return report_error(inputs.status());
+  ObjectiveRequest request;
+  request.text = args.text;
+  request.owner = args.owner.empty() ? "planner" : args.owner;
+  request.inputs = *inputs;
+  request.budget_usd = args.budget_usd;
+  if (!args.deadline.empty()) {
+    auto deadline = parse_duration(args.deadline);
+    if (!deadline.ok()) return report_error(deadline.status().with_context("--deadline"));
+    request.deadline = *deadline;
+  }
+  auto started = start_objective(*session->store, session->workspace, request, now_ms());
+  if (!started.ok()) return report_error(started.status());
+  const std::string id = started->objective_id;
+  if (!args.wait) {
+    if (args.json) {
+      print_json({{"objective", id}});
+    } else {
+      std::cout << id << std::endl;
+      if (!worker_alive(*session->store)) {
+        std::cerr << "note: no worker is running; start `cadre serve` in this workspace to carry "
+                     "it out\n";
+      }
+    }
+    return 0;
+  }
+  if (!args.json) std::cout << id << std::endl;
+  Store& store = *session->store;
+  const bool json = args.json;
+  return carry_out(
+      *session, id, args.timeout_s, /*json=*/false, [&store, json](const ObjectiveRecord& o) {
+        if (!json) return print_outcome(store, o);
+        auto outputs = store.task_outputs(o.id);
+        print_json({{"objective", to_json(o)}, {"outputs", outputs.ok() ? *outputs : Json()}});
+      });
+}
+
+int cmd_ask(const GlobalOptions& global, const std::string& agent, const std::string& text,
+            const std::vector<std::string>& inputs, double timeout_s, bool json) {
+  ObjectiveArgs args;
+  args.text = text;
+  args.owner = agent;
+  args.inputs = inputs;
+  args.wait = true;
+  args.timeout_s = timeout_s;
+  args.json = json;
+  if (agent == "planner" || agent.empty())
+    return usage_error("cadre ask needs the name of an agent");
+  return cmd_objective_add(global, args);
+}
+
+}  // namespace cadre
