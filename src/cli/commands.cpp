@@ -35,9 +35,50 @@ std::string duration_text(TimeMs from, TimeMs to) {
 Json current_versions(const Workspace& workspace) {
   Json versions = Json::object();
   for (const auto& [name, playbook] : workspace.playbooks) versions["playbook:" + name] = playbook.version();
+  for (const auto& [name, agent] : workspace.agents) versions["agent:" + name] = agent->version();
   return versions;
 }
 
+
+std::string one_line(std::string text, size_t max = 200) {
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  if (text.size() > max) text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
+// A model call: who answered, what it cost, what it was asked last and what it said.
+void print_model_step(const Json& step) {
+  const Json& input = step["input"];
+  const Json& output = step["output"];
+  if (output.is_object() && output.contains("call")) {
+    const Json& call = output["call"];
+    const Json& usage = output["response"].value("usage", Json::object());
+    std::cout << fmt::format("        model   {} {} · {} in / {} out tokens · ${:.6f} · {} ms · {}\n",
+                             call.value("provider", ""), call.value("model", ""), usage.value("input_tokens", 0),
+                             usage.value("output_tokens", 0), call.value("cost_usd", 0.0),
+                             call.value("latency_ms", 0), call.value("cached", false) ? "answered from cache" : "live");
+    for (const auto& f : call.value("failures", Json::array())) {
+      std::cout << fmt::format("        failed  {} {}: {}\n", f.value("provider", ""), f.value("model", ""),
+                               one_line(f.value("error", "")));
+    }
+  }
+  const Json& messages = input.is_object() ? input["request"].value("messages", Json::array()) : Json::array();
+  if (!messages.empty()) {
+    const Json& last = messages.back();
+    std::cout << "        prompt  " << last.value("role", "") << ": " << one_line(last.value("content", "")) << "\n";
+  }
+  if (output.is_object() && output.contains("response")) {
+    const Json& response = output["response"];
+    for (const auto& call : response.value("tool_calls", Json::array())) {
+      std::cout << "        calls   " << call.value("name", "") << " " << short_json(call.value("arguments", Json()))
+                << "\n";
+    }
+    std::string content = response.value("content", "");
+    if (!content.empty()) std::cout << "        answer  " << one_line(content) << "\n";
+  }
+}
 
 void print_trace(const Json& trace) {
   const Json& o = trace["objective"];
@@ -78,8 +119,12 @@ void print_trace(const Json& trace) {
       std::cout << fmt::format("    {:>3} {:<14} {:<8} attempts {}  {}\n", s["seq"].get<int>(),
                                s["name"].get<std::string>(), s["state"].get<std::string>(), s["attempts"].get<int>(),
                                duration_text(s["started_at"].get<TimeMs>(), s["finished_at"].get<TimeMs>()));
-      if (!s["input"].is_null()) std::cout << "        in  " << short_json(s["input"]) << "\n";
-      if (!s["output"].is_null()) std::cout << "        out " << short_json(s["output"]) << "\n";
+      if (s["kind"] == "model") {
+        print_model_step(s);
+      } else {
+        if (!s["input"].is_null()) std::cout << "        in  " << short_json(s["input"]) << "\n";
+        if (!s["output"].is_null()) std::cout << "        out " << short_json(s["output"]) << "\n";
+      }
       if (!s["error"].get<std::string>().empty()) std::cout << "        err " << s["error"].get<std::string>() << "\n";
       for (const auto& a : s["attempt_log"]) {
         if (a.contains("error") && a["error"].is_string() && !a["error"].get<std::string>().empty() &&
@@ -214,6 +259,13 @@ int cmd_status(const GlobalOptions& global, bool json) {
   for (const auto& item : s["needs_attention"]) {
     std::cout << "needs you: task " << item["task"].get<std::string>() << " (" << item["key"].get<std::string>()
               << "): " << item["why"].get<std::string>() << "\n";
+  }
+  const Json& m = s["models_24h"];
+  if (m.value("calls", int64_t{0}) > 0) {
+    std::cout << fmt::format("models     {} calls in 24 h, {} tokens, ${:.4f}, cache answered {:.0f}%\n",
+                             m["calls"].get<int64_t>(),
+                             m["input_tokens"].get<int64_t>() + m["output_tokens"].get<int64_t>(),
+                             m["cost_usd"].get<double>(), 100.0 * m["cache_hit_rate"].get<double>());
   }
   for (const auto& e : s["rejected_events"]) {
     std::cout << "rejected:  event " << e["id"].get<std::string>() << " (" << e["name"].get<std::string>()

@@ -53,6 +53,11 @@ Result<Json> kernel_status(Store& store, TimeMs now) {
   for (const auto& o : failed) {
     out["recent_failures"].push_back({{"objective", o.id}, {"title", o.title}, {"error", o.error}});
   }
+  // Model calls of the last 24 hours: spend and how often the cache answered.
+  CADRE_ASSIGN_OR_RETURN(Json models, store.model_usage(now - 24 * 3600 * 1000));
+  int64_t calls = models.value("calls", int64_t{0});
+  models["cache_hit_rate"] = calls > 0 ? static_cast<double>(models.value("cached", int64_t{0})) / calls : 0.0;
+  out["models_24h"] = models;
   return out;
 }
 

@@ -339,6 +339,28 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// The README's demo: the saas-founder example's agents work offline, from
+// the model recording shipped beside the example.
+TEST_F(Cli, TheSaasFounderAgentsCarryOutTheDemoObjectiveFromTheirRecording) {
+  init("saas-founder");
+  CommandResult add = cadre({"objective", "add",
+                             "Acme Corp just signed up with 5 seats: welcome them and put them in today's digest.",
+                             "--wait", "--timeout", "30"});
+  ASSERT_EQ(add.exit_code, kExitOk) << add.out << add.err;
+  EXPECT_TRUE(contains(add.out, "welcome: Welcomed Acme Corp")) << add.out;
+  EXPECT_TRUE(contains(read_file(ws_ / "customers/acme/welcome.md"), "Welcome to Acme Analytics, Acme Corp!"));
+  EXPECT_TRUE(fs::exists(ws_ / "customers/acme/checklist.md"));
+  EXPECT_TRUE(contains(read_file(ws_ / "reports/daily-digest.md"), "New customer: Acme Corp, 5 seats"));
+  Json tasks = trace(first_line(add.out))["tasks"];
+  std::vector<std::string> keys;
+  for (const auto& task : tasks) keys.push_back(task["key"]);
+  EXPECT_EQ(keys, (std::vector<std::string>{"plan", "welcome", "digest"}));
+  // A different objective is not in the recording: a clear error, not a guess.
+  CommandResult other = cadre({"ask", "ops", "Summarise yesterday.", "--timeout", "30"});
+  EXPECT_EQ(other.exit_code, kExitRunFailed) << other.out << other.err;
+  EXPECT_TRUE(contains(other.out + other.err, "not in the recording")) << other.out << other.err;
+}
+
 // --- check ---------------------------------------------------------------
 
 // Eight mistakes in two files.
