@@ -5,22 +5,10 @@
 namespace cadre {
 namespace {
 
-std::string_view catchup_text(Catchup catchup) {
-  switch (catchup) {
-    case Catchup::kLatest:
-      return "latest";
-    case Catchup::kAll:
-      return "all";
-    case Catchup::kNone:
-      break;
-  }
-  return "none";
-}
-
 Json trigger_json(const AgentTrigger& t) {
   bool cron = t.when.kind == TriggerDef::Kind::kCron;
   return {{"kind", cron ? "cron" : "event"}, {"cron", t.when.cron},
-          {"time_zone", t.when.time_zone},   {"catchup", catchup_text(t.when.catchup)},
+          {"time_zone", t.when.time_zone},   {"catchup", catchup_name(t.when.catchup)},
           {"event", t.when.event},           {"objective", t.objective}};
 }
 
@@ -96,7 +84,12 @@ Result<AgentDef> AgentDef::from_json(const Json& j) {
     a.budget.usd_per_objective = budget.at("usd_per_objective").get<double>();
     a.concurrency = j.at("concurrency").get<int>();
     a.cache = j.at("cache").get<bool>();
-    for (const auto& t : j.at("triggers")) a.triggers.push_back(trigger_from(t));
+    for (const auto& t : j.at("triggers")) {
+      a.triggers.push_back(trigger_from(t));
+      if (!parse_catchup(t.at("catchup").get<std::string>(), &a.triggers.back().when.catchup)) {
+        return Status::Corruption("agent snapshot: unknown catchup '" + t.at("catchup").get<std::string>() + "'");
+      }
+    }
     return a;
   } catch (const Json::exception& e) {
     return Status::Corruption(std::string("agent snapshot: ") + e.what());

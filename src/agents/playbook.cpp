@@ -9,18 +9,6 @@ namespace {
 // a definition was read, not what it does, so moving a file or adding a
 // comment does not change a playbook's version.
 
-std::string_view catchup_name(Catchup catchup) {
-  switch (catchup) {
-    case Catchup::kNone:
-      return "none";
-    case Catchup::kLatest:
-      return "latest";
-    case Catchup::kAll:
-      return "all";
-  }
-  return "none";
-}
-
 // Strict readers for from_json: a snapshot with a wrong shape is corrupt.
 class JsonReader {
  public:
@@ -111,13 +99,7 @@ Status read_trigger(const Json& j, const std::string& path, TriggerDef* trigger)
   CADRE_RETURN_IF_ERROR(r.string("cron", &trigger->cron));
   CADRE_RETURN_IF_ERROR(r.string("time_zone", &trigger->time_zone));
   CADRE_RETURN_IF_ERROR(r.string("catchup", &catchup));
-  if (catchup == "none") {
-    trigger->catchup = Catchup::kNone;
-  } else if (catchup == "latest") {
-    trigger->catchup = Catchup::kLatest;
-  } else if (catchup == "all") {
-    trigger->catchup = Catchup::kAll;
-  } else {
+  if (!parse_catchup(catchup, &trigger->catchup)) {
     return Status::Corruption("playbook snapshot: " + r.field("catchup") + ": unknown value '" +
                               catchup + "'");
   }
@@ -245,6 +227,28 @@ Result<PlaybookDef> read_playbook(const Json& j) {
 }
 
 }  // namespace
+
+std::string_view catchup_name(Catchup catchup) {
+  switch (catchup) {
+    case Catchup::kNone:
+      return "none";
+    case Catchup::kLatest:
+      return "latest";
+    case Catchup::kAll:
+      return "all";
+  }
+  return "none";
+}
+
+bool parse_catchup(std::string_view text, Catchup* out) {
+  for (Catchup c : {Catchup::kNone, Catchup::kLatest, Catchup::kAll}) {
+    if (catchup_name(c) == text) {
+      *out = c;
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string PlaybookDef::version() const {
   return sha256_hex(dump_json(to_json())).substr(0, 16);

@@ -32,6 +32,8 @@ struct InputDef {
 };
 
 using Catchup = CatchupPolicy;  // none | latest | all (kernel/trigger_scheduler.h)
+std::string_view catchup_name(Catchup catchup);
+bool parse_catchup(std::string_view text, Catchup* out);  // false: not a catch-up name
 
 struct TriggerDef {
   enum class Kind { kCron, kEvent };
