@@ -15,7 +15,7 @@ port=$((20000 + RANDOM % 20000))
 server=$!
 ./build/cadre init "$work/ws" --example saas-founder >/dev/null
 # The same workspace, with both tiers pointed at the scripted server.
-sed -i "s|{provider: replay, recording: models/recording.jsonl}|{provider: openai, model: scripted, base_url: \"http://127.0.0.1:$port/v1\"}|" \
+sed -i -E "s|\{provider: replay, model: ([^,]+), recording: models/recording.jsonl\}|{provider: openai, model: \1, base_url: \"http://127.0.0.1:$port/v1\"}|" \
   "$work/ws/cadre.yaml"
 ./build/cadre -w "$work/ws" serve --record "$work/recording.jsonl" >"$work/serve.log" 2>&1 &
 serve=$!
