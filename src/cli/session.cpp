@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "agents/runtime.h"
+#include "kernel/operations.h"
 
 namespace cadre {
 
@@ -44,7 +45,7 @@ std::string short_json(const Json& value, size_t max) {
 }
 
 bool worker_alive(Store& store) {
-  auto workers = store.live_workers(now_ms(), 30000);
+  auto workers = live_workers(store, now_ms());
   return workers.ok() && !workers->empty();
 }
 

@@ -27,6 +27,7 @@ int session_error(const Status& status);
 TimeMs now_ms();
 void print_json(const Json& value);
 std::string short_json(const Json& value, size_t max = 160);
+// A live `serve`/`worker` would carry out new work (dead local processes do not count).
 bool worker_alive(Store& store);
 // `--input k=v` pairs over an optional `--inputs-json` object.
 Result<Json> parse_run_inputs(const std::vector<std::string>& pairs,

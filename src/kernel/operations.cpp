@@ -8,7 +8,9 @@
 namespace cadre {
 namespace {
 
-bool is_task_id(const std::string& id) { return id.rfind("tsk_", 0) == 0; }
+bool is_task_id(const std::string& id) {
+  return id.rfind("tsk_", 0) == 0;
+}
 
 Result<std::string> objective_of(Store& store, const std::string& id) {
   if (!is_task_id(id)) return id;
@@ -26,13 +28,18 @@ bool process_gone(const Json& info) {
 
 }  // namespace
 
-Result<Json> kernel_status(Store& store, TimeMs now) {
-  CADRE_ASSIGN_OR_RETURN(Json counts, store.counts());
+Result<Json> live_workers(Store& store, TimeMs now) {
   CADRE_ASSIGN_OR_RETURN(Json heartbeats, store.live_workers(now, 30000));
   Json workers = Json::array();
   for (const auto& w : heartbeats) {
     if (!process_gone(w["info"])) workers.push_back(w);
   }
+  return workers;
+}
+
+Result<Json> kernel_status(Store& store, TimeMs now) {
+  CADRE_ASSIGN_OR_RETURN(Json counts, store.counts());
+  CADRE_ASSIGN_OR_RETURN(Json workers, live_workers(store, now));
   TaskFilter uncertain_filter;
   uncertain_filter.state = TaskState::kUncertain;
   uncertain_filter.limit = 20;
@@ -41,10 +48,12 @@ Result<Json> kernel_status(Store& store, TimeMs now) {
   failed_filter.state = ObjectiveState::kFailed;
   failed_filter.limit = 5;
   CADRE_ASSIGN_OR_RETURN(auto failed, store.list_objectives(failed_filter));
-  Json out = {{"workers", workers}, {"objectives", counts["objectives"]}, {"tasks", counts["tasks"]}};
+  Json out = {
+      {"workers", workers}, {"objectives", counts["objectives"]}, {"tasks", counts["tasks"]}};
   out["needs_attention"] = Json::array();
   for (const auto& t : uncertain) {
-    out["needs_attention"].push_back({{"task", t.id}, {"objective", t.objective_id}, {"key", t.key}, {"why", t.error}});
+    out["needs_attention"].push_back(
+        {{"task", t.id}, {"objective", t.objective_id}, {"key", t.key}, {"why", t.error}});
   }
   CADRE_ASSIGN_OR_RETURN(auto rejected, store.rejected_events(5));
   out["rejected_events"] = Json::array();
@@ -56,7 +65,8 @@ Result<Json> kernel_status(Store& store, TimeMs now) {
   // Model calls of the last 24 hours: spend and how often the cache answered.
   CADRE_ASSIGN_OR_RETURN(Json models, store.model_usage(now - 24 * 3600 * 1000));
   int64_t calls = models.value("calls", int64_t{0});
-  models["cache_hit_rate"] = calls > 0 ? static_cast<double>(models.value("cached", int64_t{0})) / calls : 0.0;
+  models["cache_hit_rate"] =
+      calls > 0 ? static_cast<double>(models.value("cached", int64_t{0})) / calls : 0.0;
   out["models_24h"] = models;
   return out;
 }
@@ -68,14 +78,18 @@ Result<Json> build_trace(Store& store, const std::string& id, const Json& curren
   filter.objective_id = objective_id;
   filter.limit = 100000;
   CADRE_ASSIGN_OR_RETURN(auto tasks, store.list_tasks(filter));
-  Json trace = {{"objective", to_json(objective)}, {"tasks", Json::array()}, {"version_drift", Json::array()}};
+  Json trace = {{"objective", to_json(objective)},
+                {"tasks", Json::array()},
+                {"version_drift", Json::array()}};
   if (is_task_id(id)) trace["focus"] = id;
   for (const auto& [name, recorded] : objective.versions.items()) {
     auto now = current_versions.find(name);
     if (now == current_versions.end()) {
-      trace["version_drift"].push_back({{"definition", name}, {"recorded", recorded}, {"current", nullptr}});
+      trace["version_drift"].push_back(
+          {{"definition", name}, {"recorded", recorded}, {"current", nullptr}});
     } else if (*now != recorded) {
-      trace["version_drift"].push_back({{"definition", name}, {"recorded", recorded}, {"current", *now}});
+      trace["version_drift"].push_back(
+          {{"definition", name}, {"recorded", recorded}, {"current", *now}});
     }
   }
   for (const auto& task : tasks) {
@@ -101,7 +115,8 @@ Status retry_run(Store& store, const std::string& id, TimeMs now) {
   if (is_task_id(id)) return store.retry_task(id, now);
   CADRE_ASSIGN_OR_RETURN(ObjectiveRecord objective, store.get_objective(id));
   if (objective.state != ObjectiveState::kFailed && objective.state != ObjectiveState::kCancelled) {
-    return Status::FailedPrecondition("objective " + id + " is " + std::string(to_string(objective.state)) +
+    return Status::FailedPrecondition("objective " + id + " is " +
+                                      std::string(to_string(objective.state)) +
                                       "; only failed or cancelled objectives can be retried");
   }
   TaskFilter filter;
@@ -109,13 +124,15 @@ Status retry_run(Store& store, const std::string& id, TimeMs now) {
   filter.limit = 100000;
   CADRE_ASSIGN_OR_RETURN(auto tasks, store.list_tasks(filter));
   for (const auto& t : tasks) {
-    if (t.state == TaskState::kFailed || t.state == TaskState::kCancelled) return store.retry_task(t.id, now);
+    if (t.state == TaskState::kFailed || t.state == TaskState::kCancelled)
+      return store.retry_task(t.id, now);
   }
-  return Status::FailedPrecondition("objective " + id + " has no failed or cancelled task to retry");
+  return Status::FailedPrecondition("objective " + id +
+                                    " has no failed or cancelled task to retry");
 }
 
-Status resolve_uncertain(Store& store, const std::string& task_id, Resolution resolution, const std::string& note,
-                         TimeMs now) {
+Status resolve_uncertain(Store& store, const std::string& task_id, Resolution resolution,
+                         const std::string& note, TimeMs now) {
   if (!is_task_id(task_id)) {
     // An objective id: resolve its one uncertain task, if there is exactly one.
     TaskFilter filter;
@@ -123,8 +140,9 @@ Status resolve_uncertain(Store& store, const std::string& task_id, Resolution re
     filter.state = TaskState::kUncertain;
     CADRE_ASSIGN_OR_RETURN(auto tasks, store.list_tasks(filter));
     if (tasks.size() != 1) {
-      return Status::InvalidArgument("objective " + task_id + " has " + std::to_string(tasks.size()) +
-                                     " uncertain tasks; name the task id (see cadre show " + task_id + ")");
+      return Status::InvalidArgument(
+          "objective " + task_id + " has " + std::to_string(tasks.size()) +
+          " uncertain tasks; name the task id (see cadre show " + task_id + ")");
     }
     return store.resolve_task(tasks[0].id, resolution, note, now);
   }

@@ -15,6 +15,10 @@
 
 namespace cadre {
 
+// Workers with a heartbeat of the last 30 s, less those of this host whose
+// process is gone (a process killed with SIGKILL leaves a fresh heartbeat).
+Result<Json> live_workers(Store& store, TimeMs now);
+
 // Workers alive, objectives and tasks by state, what waits on a human
 // (uncertain tasks) and recent failures.
 Result<Json> kernel_status(Store& store, TimeMs now);

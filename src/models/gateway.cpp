@@ -87,8 +87,10 @@ struct Attempts {
     const char* separator = ": ";
     for (const auto& failure : failures) {
       message += separator;
-      message += failure["provider"].get<std::string>() + "/" +
-                 failure["model"].get<std::string>() + ": " + failure["error"].get<std::string>();
+      // A replay endpoint has no model name: "replay: ..." rather than "replay/: ...".
+      const std::string model = failure["model"].get<std::string>();
+      message += failure["provider"].get<std::string>() + (model.empty() ? "" : "/" + model) +
+                 ": " + failure["error"].get<std::string>();
       separator = "; ";
     }
     return status_with_code(last.code(), std::move(message));
@@ -208,6 +210,7 @@ Status ModelGateway::record_to(const std::filesystem::path& path) {
   }
   recording_ = std::move(out);
   recording_on_ = true;
+  recorded_chats_.clear();
   return Status::Ok();
 }
 
@@ -246,6 +249,13 @@ std::string ModelGateway::cache_key(const std::string& tier, const ChatRequest& 
 void ModelGateway::record(const Json& line) {
   std::lock_guard<std::mutex> lock(record_mutex_);
   if (!recording_on_) return;
+  if (line.value("kind", "") == "chat") {
+    // A cache hit is written only when its exchange is not in the recording
+    // yet: a recording made on a warm cache is then complete, and one made
+    // on a cold cache still holds each exchange once.
+    bool first = recorded_chats_.insert(string_member(line, "key")).second;
+    if (!first && line.value("cached", false)) return;
+  }
   recording_ << dump_json(line) << '\n';
   recording_.flush();  // a crash keeps every exchange that finished
   if (!recording_) spdlog::warn("model recording: writing failed; the recording is incomplete");
@@ -276,6 +286,16 @@ Result<ChatResult> ModelGateway::chat(const std::string& tier, const ChatRequest
         result.info.model = string_member(*cached, "model");
         result.info.cached = true;
         result.info.latency_ms = milliseconds_since(started_us);
+        // A recording must hold every exchange the run saw, or its replay
+        // fails; record() skips it if the recording has it already.
+        record(Json{{"kind", "chat"},
+                    {"key", request_key(request)},
+                    {"tier", tier},
+                    {"provider", result.info.provider},
+                    {"model", result.info.model},
+                    {"cached", true},
+                    {"request", to_json(request)},
+                    {"response", to_json(result.response)}});
         return result;
       }
       spdlog::warn("model cache: ignoring an unreadable entry: {}", response.status().to_string());

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,7 @@ class ModelGateway {
   std::mutex record_mutex_;
   std::ofstream recording_;
   bool recording_on_ = false;
+  std::set<std::string> recorded_chats_;  // request keys written since record_to(), under record_mutex_
 };
 
 }  // namespace cadre

@@ -2,6 +2,8 @@
 // JSON lines as ModelGateway::record_to writes them:
 //   {"kind":"chat","key":K,"tier":..,"provider":..,"model":..,"request":{..},"response":{..}}
 //   {"kind":"embed","key":K,"texts":[..],"vectors":[[..],..]}
+// A chat line may also hold "cached": true (the response cache answered it
+// while recording); replay treats it like any other.
 // A chat line's key is recomputed from its request rather than trusted, so a
 // recording keeps matching after the neutral request gains a field with a
 // default, and a hand-edited request still finds its answer.
