@@ -1,5 +1,7 @@
 #include "agents/agent_runner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "core/json_schema.h"
@@ -315,12 +317,19 @@ Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const
     CADRE_ASSIGN_OR_RETURN(std::vector<std::string> problems,
                            check_answer(context, agent, job, response.content, &answer));
     if (problems.empty()) {
-      CADRE_ASSIGN_OR_RETURN(TimeMs now, context.now());
+      bool late = false;
+      if (job.deadline_at > 0) {
+        CADRE_ASSIGN_OR_RETURN(TimeMs now, context.now());
+        late = now > job.deadline_at;
+      }
+      spdlog::info("agent {} finished task {} of {} in {} turn(s){}: {}", agent.name,
+                   context.task().key, context.task().objective_id, turn,
+                   late ? ", after its deadline" : "", clip(response.content, 160));
       return Json{{"answer", answer},
                   {"text", response.content},
                   {"turns", turn},
                   {"tier", tier},
-                  {"late", job.deadline_at > 0 && now > job.deadline_at}};
+                  {"late", late}};
     }
     std::string summary;
     for (const auto& p : problems) summary += "\n- " + p;

@@ -1,5 +1,7 @@
 #include "agents/planner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <map>
 #include <regex>
 #include <set>
@@ -212,6 +214,11 @@ Result<Json> PlanHandler::run(TaskContext& context) {
       children.push_back({new_id("tsk", now), t["key"].get<std::string>(), kAgentTaskKind, agent,
                           std::move(child_spec), std::move(needs)});
     }
+    std::string summary;
+    for (const auto& child : children)
+      summary += (summary.empty() ? "" : ", ") + child.key + " (" + child.agent + ")";
+    spdlog::info("planner: objective {} gets a plan of {} task(s): {}", context.task().objective_id,
+                 children.size(), summary);
     return children;
   });
   CADRE_RETURN_IF_ERROR(spawned);
