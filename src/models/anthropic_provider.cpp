@@ -6,6 +6,7 @@
 // instruction in the system text.
 #include "core/clock.h"
 #include "core/http_client.h"
+#include "models/http_errors.h"
 #include "models/provider.h"
 
 namespace cadre {
@@ -13,19 +14,9 @@ namespace {
 
 constexpr const char* kDefaultBaseUrl = "https://api.anthropic.com/v1";
 constexpr const char* kApiVersion = "2023-06-01";
-constexpr size_t kMaxQuotedApiMessage = 500;
 
 std::string who(const ModelEndpoint& endpoint) {
   return "anthropic model '" + endpoint.model + "'";
-}
-
-// Removes every occurrence of the key: an API may echo what it was sent.
-std::string without_key(std::string text, const std::string& api_key) {
-  if (api_key.empty()) return text;
-  for (size_t at = text.find(api_key); at != std::string::npos; at = text.find(api_key, at)) {
-    text.replace(at, api_key.size(), "[redacted]");
-  }
-  return text;
 }
 
 // {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
@@ -45,36 +36,7 @@ std::string api_error_message(const std::string& body, const std::string& api_ke
       message = error->get<std::string>();
     }
   }
-  if (message.empty()) message = body;
-  if (message.size() > kMaxQuotedApiMessage)
-    message = message.substr(0, kMaxQuotedApiMessage) + "...";
-  return without_key(std::move(message), api_key);
-}
-
-Status http_failure(const ModelEndpoint& endpoint, const HttpResponse& response,
-                    const std::string& api_key) {
-  std::string status = "HTTP " + std::to_string(response.status);
-  std::string detail = api_error_message(response.body, api_key);
-  std::string prefix = who(endpoint) + ": ";
-  if (response.status == 429) {
-    return Status::ResourceExhausted(prefix + "rate limited (" + status + "): " + detail);
-  }
-  if (response.status == 401 || response.status == 403) {
-    return Status::FailedPrecondition(prefix + "the API key was refused (" + status +
-                                      "): " + detail);
-  }
-  // 529 is Anthropic's "overloaded": temporary, like any 5xx.
-  if (response.status == 529)
-    return Status::Unavailable(prefix + "overloaded (" + status + "): " + detail);
-  if (response.status >= 500) return Status::Unavailable(prefix + status + ": " + detail);
-  if (response.status >= 400) return Status::InvalidArgument(prefix + status + ": " + detail);
-  return Status::Internal(prefix + "unexpected " + status + ": " + detail);
-}
-
-Status transport_failure(const ModelEndpoint& endpoint, const Status& status) {
-  std::string message = who(endpoint) + ": " + status.message();
-  if (status.is(StatusCode::kDeadlineExceeded)) return Status::DeadlineExceeded(message);
-  return Status::Unavailable(message);
+  return quoted_api_message(std::move(message), body, api_key);
 }
 
 Json tool_use_block(const ModelToolCall& call) {
@@ -234,11 +196,9 @@ class AnthropicProvider final : public ModelProvider {
   Result<ChatResponse> chat(const ModelEndpoint& endpoint, const std::string& api_key,
                             const ChatRequest& request, DurationMs* retry_after) override {
     if (retry_after != nullptr) *retry_after = -1;
-    std::string base = endpoint.base_url.empty() ? kDefaultBaseUrl : endpoint.base_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
     HttpRequest http;
     http.method = "POST";
-    http.url = base + "/messages";
+    http.url = endpoint_url(endpoint.base_url, kDefaultBaseUrl, "/messages");
     http.headers["Content-Type"] = "application/json";
     http.headers["Accept"] = "application/json";
     http.headers["anthropic-version"] = kApiVersion;
@@ -247,11 +207,12 @@ class AnthropicProvider final : public ModelProvider {
     http.timeout = endpoint.timeout;
 
     Result<HttpResponse> response = http_send(http);
-    if (!response.ok()) return transport_failure(endpoint, response.status());
+    if (!response.ok()) return transport_failure(who(endpoint), response.status());
     if (response->status < 200 || response->status >= 300) {
       if (retry_after != nullptr)
         *retry_after = retry_after_ms(*response, SystemClock::instance().now_ms());
-      return http_failure(endpoint, *response, api_key);
+      return http_failure(who(endpoint), response->status,
+                          api_error_message(response->body, api_key));
     }
     Result<Json> answer = parse_json(response->body, who(endpoint) + " answer");
     if (!answer.ok()) return Status::Internal(answer.status().message());

@@ -6,31 +6,16 @@
 // errors given as {"error": "text"} instead of {"error": {"message": ...}}.
 #include "core/clock.h"
 #include "core/http_client.h"
+#include "models/http_errors.h"
 #include "models/provider.h"
 
 namespace cadre {
 namespace {
 
 constexpr const char* kDefaultBaseUrl = "https://api.openai.com/v1";
-constexpr size_t kMaxQuotedApiMessage = 500;
-
-std::string endpoint_url(const ModelEndpoint& endpoint, std::string_view path) {
-  std::string base = endpoint.base_url.empty() ? kDefaultBaseUrl : endpoint.base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + std::string(path);
-}
 
 std::string who(const ModelEndpoint& endpoint) {
   return "openai model '" + endpoint.model + "'";
-}
-
-// Removes every occurrence of the key: an API may echo what it was sent.
-std::string without_key(std::string text, const std::string& api_key) {
-  if (api_key.empty()) return text;
-  for (size_t at = text.find(api_key); at != std::string::npos; at = text.find(api_key, at)) {
-    text.replace(at, api_key.size(), "[redacted]");
-  }
-  return text;
 }
 
 // The API's own explanation of an error answer, or the start of the body.
@@ -48,35 +33,7 @@ std::string api_error_message(const std::string& body, const std::string& api_ke
       }
     }
   }
-  if (message.empty()) message = body;
-  if (message.size() > kMaxQuotedApiMessage)
-    message = message.substr(0, kMaxQuotedApiMessage) + "...";
-  return without_key(std::move(message), api_key);
-}
-
-// Maps an answer that is not 2xx to the codes provider.h promises.
-Status http_failure(const ModelEndpoint& endpoint, const HttpResponse& response,
-                    const std::string& api_key) {
-  std::string status = "HTTP " + std::to_string(response.status);
-  std::string detail = api_error_message(response.body, api_key);
-  std::string prefix = who(endpoint) + ": ";
-  if (response.status == 429) {
-    return Status::ResourceExhausted(prefix + "rate limited (" + status + "): " + detail);
-  }
-  if (response.status == 401 || response.status == 403) {
-    return Status::FailedPrecondition(prefix + "the API key was refused (" + status +
-                                      "): " + detail);
-  }
-  if (response.status >= 500) return Status::Unavailable(prefix + status + ": " + detail);
-  if (response.status >= 400) return Status::InvalidArgument(prefix + status + ": " + detail);
-  return Status::Internal(prefix + "unexpected " + status + ": " + detail);
-}
-
-// Transport failures: connection problems are temporary; a timeout stays a timeout.
-Status transport_failure(const ModelEndpoint& endpoint, const Status& status) {
-  std::string message = who(endpoint) + ": " + status.message();
-  if (status.is(StatusCode::kDeadlineExceeded)) return Status::DeadlineExceeded(message);
-  return Status::Unavailable(message);
+  return quoted_api_message(std::move(message), body, api_key);
 }
 
 Result<HttpResponse> post(const ModelEndpoint& endpoint, const std::string& api_key,
@@ -84,7 +41,7 @@ Result<HttpResponse> post(const ModelEndpoint& endpoint, const std::string& api_
   if (retry_after != nullptr) *retry_after = -1;
   HttpRequest request;
   request.method = "POST";
-  request.url = endpoint_url(endpoint, path);
+  request.url = endpoint_url(endpoint.base_url, kDefaultBaseUrl, path);
   request.headers["Content-Type"] = "application/json";
   request.headers["Accept"] = "application/json";
   // Local servers (Ollama, llama.cpp) take no key: send no header at all.
@@ -92,11 +49,12 @@ Result<HttpResponse> post(const ModelEndpoint& endpoint, const std::string& api_
   request.body = dump_json(body);
   request.timeout = endpoint.timeout;
   Result<HttpResponse> response = http_send(request);
-  if (!response.ok()) return transport_failure(endpoint, response.status());
+  if (!response.ok()) return transport_failure(who(endpoint), response.status());
   if (response->status < 200 || response->status >= 300) {
     if (retry_after != nullptr)
       *retry_after = retry_after_ms(*response, SystemClock::instance().now_ms());
-    return http_failure(endpoint, *response, api_key);
+    return http_failure(who(endpoint), response->status,
+                        api_error_message(response->body, api_key));
   }
   return response;
 }
