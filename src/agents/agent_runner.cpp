@@ -300,8 +300,10 @@ Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const
     request.response_schema = agent.output_schema;
     CADRE_ASSIGN_OR_RETURN(Json out, call_model(context, agent, tier, request));
     CADRE_ASSIGN_OR_RETURN(ChatResponse response, chat_response_from_json(out["response"]));
-    used.input_tokens += response.usage.input_tokens;
-    used.output_tokens += response.usage.output_tokens;
+    if (!out["call"].value("cached", false)) {  // a cached answer spent nothing
+      used.input_tokens += response.usage.input_tokens;
+      used.output_tokens += response.usage.output_tokens;
+    }
     spent += out["call"].value("cost_usd", 0.0);
     messages.push_back({"assistant", response.content, response.tool_calls, ""});
 

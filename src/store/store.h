@@ -241,7 +241,8 @@ class Store {
   virtual Status cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) = 0;
 
   // Model calls journaled since `since`: {calls, cached, input_tokens,
-  // output_tokens, cost_usd}, optionally for one agent's tasks only.
+  // output_tokens, cost_usd}, optionally for one agent's tasks only. Tokens
+  // of answers the cache gave are not counted (nothing was spent on them).
   virtual Result<Json> model_usage(TimeMs since, const std::string& agent = "") = 0;
 
   virtual StoreStats stats() const = 0;

@@ -376,6 +376,9 @@ TEST(AgentModelCache, TheSameAskTwiceReachesTheModelOnceAndTheSecondCostsNothing
   EXPECT_EQ(agents[0]["today"]["calls"], 2) << agents[0];
   EXPECT_EQ(agents[0]["today"]["cached"], 1) << agents[0];
   EXPECT_NEAR(agents[0]["today"]["cost_usd"].get<double>(), 26e-6, 1e-12) << agents[0];
+  // The cached answer spent no tokens: only the live call counts.
+  EXPECT_EQ(agents[0]["today"]["input_tokens"], 12) << agents[0];
+  EXPECT_EQ(agents[0]["today"]["output_tokens"], 7) << agents[0];
 }
 
 TEST(AgentModelCache, AnAgentWithCacheOffReachesTheModelEveryTime) {

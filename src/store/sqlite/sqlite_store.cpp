@@ -1199,8 +1199,11 @@ Result<Json> SqliteStore::model_usage(TimeMs since, const std::string& agent) {
   return read<Json>([&](SqliteDb& db) -> Result<Json> {
     PREPARE(sel, db,
             "SELECT count(*), coalesce(sum(json_extract(s.output, '$.call.cached')), 0), "
-            "coalesce(sum(json_extract(s.output, '$.response.usage.input_tokens')), 0), "
-            "coalesce(sum(json_extract(s.output, '$.response.usage.output_tokens')), 0), "
+            // A cached answer cost nothing: its tokens were spent by the call it repeats.
+            "coalesce(sum(CASE WHEN json_extract(s.output, '$.call.cached') THEN 0 "
+            "ELSE json_extract(s.output, '$.response.usage.input_tokens') END), 0), "
+            "coalesce(sum(CASE WHEN json_extract(s.output, '$.call.cached') THEN 0 "
+            "ELSE json_extract(s.output, '$.response.usage.output_tokens') END), 0), "
             "coalesce(sum(json_extract(s.output, '$.call.cost_usd')), 0.0) "
             "FROM steps s WHERE s.kind = 'model' AND s.started_at >= ?1 AND s.state = 'done' "
             "AND (?2 = '' OR s.task_id IN (SELECT id FROM tasks WHERE agent = ?2))");
