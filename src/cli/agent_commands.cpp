@@ -52,28 +52,6 @@ Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
   return row;
 }
 
-// Runs the workspace in this process until objective `id` ends, for when
-// no `cadre serve` is running.
-int run_until_done(Session& session, const std::string& id, double timeout_s, bool json,
-                   const std::function<void(const ObjectiveRecord&)>& print) {
-  RuntimeOptions options;
-  options.triggers = false;
-  auto runtime = Runtime::open(session.workspace, options);
-  if (!runtime.ok()) return report_error(runtime.status());
-  Status started = (*runtime)->start();
-  if (!started.ok()) return report_error(started);
-  int code = wait_for_objective((*runtime)->store(), id, timeout_s, json, print);
-  (*runtime)->stop();
-  return code;
-}
-
-int carry_out(Session& session, const std::string& id, double timeout_s, bool json,
-              const std::function<void(const ObjectiveRecord&)>& print) {
-  if (worker_alive(*session.store))
-    return wait_for_objective(*session.store, id, timeout_s, json, print);
-  return run_until_done(session, id, timeout_s, json, print);
-}
-
 // The result of an objective for people: the answer of each task, or why it failed.
 void print_outcome(Store& store, const ObjectiveRecord& o) {
   if (o.state != ObjectiveState::kSucceeded) {

@@ -17,13 +17,6 @@
 namespace cadre {
 namespace {
 
-
-
-
-
-
-
-
 std::string duration_text(TimeMs from, TimeMs to) {
   if (from <= 0 || to <= 0) return "";
   TimeMs ms = to - from;
@@ -34,11 +27,11 @@ std::string duration_text(TimeMs from, TimeMs to) {
 
 Json current_versions(const Workspace& workspace) {
   Json versions = Json::object();
-  for (const auto& [name, playbook] : workspace.playbooks) versions["playbook:" + name] = playbook.version();
+  for (const auto& [name, playbook] : workspace.playbooks)
+    versions["playbook:" + name] = playbook.version();
   for (const auto& [name, agent] : workspace.agents) versions["agent:" + name] = agent->version();
   return versions;
 }
-
 
 std::string one_line(std::string text, size_t max = 200) {
   for (char& c : text) {
@@ -55,25 +48,28 @@ void print_model_step(const Json& step) {
   if (output.is_object() && output.contains("call")) {
     const Json& call = output["call"];
     const Json& usage = output["response"].value("usage", Json::object());
-    std::cout << fmt::format("        model   {} {} · {} in / {} out tokens · ${:.6f} · {} ms · {}\n",
-                             call.value("provider", ""), call.value("model", ""), usage.value("input_tokens", 0),
-                             usage.value("output_tokens", 0), call.value("cost_usd", 0.0),
-                             call.value("latency_ms", 0), call.value("cached", false) ? "answered from cache" : "live");
+    std::cout << fmt::format(
+        "        model   {} {} · {} in / {} out tokens · ${:.6f} · {} ms · {}\n",
+        call.value("provider", ""), call.value("model", ""), usage.value("input_tokens", 0),
+        usage.value("output_tokens", 0), call.value("cost_usd", 0.0), call.value("latency_ms", 0),
+        call.value("cached", false) ? "answered from cache" : "live");
     for (const auto& f : call.value("failures", Json::array())) {
-      std::cout << fmt::format("        failed  {} {}: {}\n", f.value("provider", ""), f.value("model", ""),
-                               one_line(f.value("error", "")));
+      std::cout << fmt::format("        failed  {} {}: {}\n", f.value("provider", ""),
+                               f.value("model", ""), one_line(f.value("error", "")));
     }
   }
-  const Json& messages = input.is_object() ? input["request"].value("messages", Json::array()) : Json::array();
+  const Json& messages =
+      input.is_object() ? input["request"].value("messages", Json::array()) : Json::array();
   if (!messages.empty()) {
     const Json& last = messages.back();
-    std::cout << "        prompt  " << last.value("role", "") << ": " << one_line(last.value("content", "")) << "\n";
+    std::cout << "        prompt  " << last.value("role", "") << ": "
+              << one_line(last.value("content", "")) << "\n";
   }
   if (output.is_object() && output.contains("response")) {
     const Json& response = output["response"];
     for (const auto& call : response.value("tool_calls", Json::array())) {
-      std::cout << "        calls   " << call.value("name", "") << " " << short_json(call.value("arguments", Json()))
-                << "\n";
+      std::cout << "        calls   " << call.value("name", "") << " "
+                << short_json(call.value("arguments", Json())) << "\n";
     }
     std::string content = response.value("content", "");
     if (!content.empty()) std::cout << "        answer  " << one_line(content) << "\n";
@@ -82,73 +78,90 @@ void print_model_step(const Json& step) {
 
 void print_trace(const Json& trace) {
   const Json& o = trace["objective"];
-  std::cout << fmt::format("objective {}  {}\n", o["id"].get<std::string>(), o["state"].get<std::string>());
+  std::cout << fmt::format("objective {}  {}\n", o["id"].get<std::string>(),
+                           o["state"].get<std::string>());
   std::cout << fmt::format("  {}\n", o["title"].get<std::string>());
   std::string version;
-  for (const auto& [name, v] : o["versions"].items()) version += fmt::format(" {}@{}", name, v.get<std::string>());
+  for (const auto& [name, v] : o["versions"].items())
+    version += fmt::format(" {}@{}", name, v.get<std::string>());
   std::cout << fmt::format("  source {} · owner {} ·{}\n", o["source"].get<std::string>(),
                            o["owner"].get<std::string>(), version);
-  std::cout << fmt::format("  created {}", o["created"].is_string() ? o["created"].get<std::string>() : "-");
+  std::cout << fmt::format("  created {}",
+                           o["created"].is_string() ? o["created"].get<std::string>() : "-");
   if (o["finished_at"].get<TimeMs>() > 0) {
-    std::cout << fmt::format(" · finished {} ({})", o["finished"].get<std::string>(),
-                             duration_text(o["created_at"].get<TimeMs>(), o["finished_at"].get<TimeMs>()));
+    std::cout << fmt::format(
+        " · finished {} ({})", o["finished"].get<std::string>(),
+        duration_text(o["created_at"].get<TimeMs>(), o["finished_at"].get<TimeMs>()));
   }
   std::cout << "\n  inputs " << short_json(o["inputs"], 400) << "\n";
-  if (!o["error"].get<std::string>().empty()) std::cout << "  error: " << o["error"].get<std::string>() << "\n";
+  if (!o["error"].get<std::string>().empty())
+    std::cout << "  error: " << o["error"].get<std::string>() << "\n";
   for (const auto& drift : trace["version_drift"]) {
-    std::cout << fmt::format("  note: {} changed since this run started (recorded {}, now {}); the run "
-                             "continues on the recorded version\n",
-                             drift["definition"].get<std::string>(), drift["recorded"].get<std::string>(),
-                             drift["current"].is_null() ? "removed" : drift["current"].get<std::string>());
+    std::cout << fmt::format(
+        "  note: {} changed since this run started (recorded {}, now {}); the run "
+        "continues on the recorded version\n",
+        drift["definition"].get<std::string>(), drift["recorded"].get<std::string>(),
+        drift["current"].is_null() ? "removed" : drift["current"].get<std::string>());
   }
   for (const auto& t : trace["tasks"]) {
     std::string needs;
     for (const auto& n : t["needs"]) needs += (needs.empty() ? "" : ", ") + n.get<std::string>();
-    std::cout << fmt::format("\n  task {} [{}] {}{}", t["key"].get<std::string>(), t["state"].get<std::string>(),
-                             t["id"].get<std::string>(), needs.empty() ? "" : "  needs " + needs);
+    std::cout << fmt::format("\n  task {} [{}] {}{}", t["key"].get<std::string>(),
+                             t["state"].get<std::string>(), t["id"].get<std::string>(),
+                             needs.empty() ? "" : "  needs " + needs);
     if (t.contains("item_of")) std::cout << "  item of " << t["item_of"].get<std::string>();
-    if (t["claims"].get<int>() > 1) std::cout << fmt::format("  (claimed {} times)", t["claims"].get<int>());
+    if (t["claims"].get<int>() > 1)
+      std::cout << fmt::format("  (claimed {} times)", t["claims"].get<int>());
     std::cout << "\n";
     if (t["state"] == "waiting") {
       std::cout << fmt::format("    waiting for {} {}\n", t["wait_kind"].get<std::string>(),
-                               t["wait_kind"] == "timer" ? format_time_utc(t["run_at"].get<TimeMs>())
-                                                         : t["wait_key"].get<std::string>());
+                               t["wait_kind"] == "timer"
+                                   ? format_time_utc(t["run_at"].get<TimeMs>())
+                                   : t["wait_key"].get<std::string>());
     }
-    if (!t["error"].get<std::string>().empty()) std::cout << "    " << t["error"].get<std::string>() << "\n";
+    if (!t["error"].get<std::string>().empty())
+      std::cout << "    " << t["error"].get<std::string>() << "\n";
     for (const auto& s : t["steps"]) {
-      std::cout << fmt::format("    {:>3} {:<14} {:<8} attempts {}  {}\n", s["seq"].get<int>(),
-                               s["name"].get<std::string>(), s["state"].get<std::string>(), s["attempts"].get<int>(),
-                               duration_text(s["started_at"].get<TimeMs>(), s["finished_at"].get<TimeMs>()));
+      std::cout << fmt::format(
+          "    {:>3} {:<14} {:<8} attempts {}  {}\n", s["seq"].get<int>(),
+          s["name"].get<std::string>(), s["state"].get<std::string>(), s["attempts"].get<int>(),
+          duration_text(s["started_at"].get<TimeMs>(), s["finished_at"].get<TimeMs>()));
       if (s["kind"] == "model") {
         print_model_step(s);
       } else {
         if (!s["input"].is_null()) std::cout << "        in  " << short_json(s["input"]) << "\n";
         if (!s["output"].is_null()) std::cout << "        out " << short_json(s["output"]) << "\n";
       }
-      if (!s["error"].get<std::string>().empty()) std::cout << "        err " << s["error"].get<std::string>() << "\n";
+      if (!s["error"].get<std::string>().empty())
+        std::cout << "        err " << s["error"].get<std::string>() << "\n";
       for (const auto& a : s["attempt_log"]) {
-        if (a.contains("error") && a["error"].is_string() && !a["error"].get<std::string>().empty() &&
-            s["attempt_log"].size() > 1) {
+        if (a.contains("error") && a["error"].is_string() &&
+            !a["error"].get<std::string>().empty() && s["attempt_log"].size() > 1) {
           std::cout << fmt::format("        attempt {} at {}: {}\n", a.value("attempt", 0),
-                                   format_time_utc(a.value("started_at", TimeMs{0})), a["error"].get<std::string>());
+                                   format_time_utc(a.value("started_at", TimeMs{0})),
+                                   a["error"].get<std::string>());
         }
       }
     }
   }
 }
 
-
 }  // namespace
 
 int exit_code_for(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return 0;
-    case StatusCode::kNotFound: return 3;
+    case StatusCode::kOk:
+      return 0;
+    case StatusCode::kNotFound:
+      return 3;
     case StatusCode::kConflict:
     case StatusCode::kFailedPrecondition:
-    case StatusCode::kAlreadyExists: return 6;
-    case StatusCode::kUnavailable: return 7;
-    default: return 1;
+    case StatusCode::kAlreadyExists:
+      return 6;
+    case StatusCode::kUnavailable:
+      return 7;
+    default:
+      return 1;
   }
 }
 
@@ -165,7 +178,8 @@ int usage_error(const std::string& message) {
 int cmd_init(const std::string& dir, const std::string& example) {
   Status s = init_workspace(dir, example);
   if (!s.ok()) return report_error(s);
-  std::cout << "Created workspace " << dir << (example.empty() ? "" : " from example " + example) << ".\n"
+  std::cout << "Created workspace " << dir << (example.empty() ? "" : " from example " + example)
+            << ".\n"
             << "Next: cd " << dir << " && cadre check && cadre serve\n";
   return 0;
 }
@@ -177,14 +191,17 @@ int cmd_check(const GlobalOptions& global, bool json) {
   if (json) {
     Json out = {{"ok", diagnostics.empty()}, {"problems", Json::array()}};
     for (const auto& d : diagnostics.items()) {
-      out["problems"].push_back(
-          {{"file", d.file}, {"line", d.line}, {"column", d.column}, {"field", d.field}, {"message", d.message}});
+      out["problems"].push_back({{"file", d.file},
+                                 {"line", d.line},
+                                 {"column", d.column},
+                                 {"field", d.field},
+                                 {"message", d.message}});
     }
     if (workspace.ok()) out["playbooks"] = workspace->playbooks.size();
     print_json(out);
   } else if (diagnostics.empty()) {
-    std::cout << "ok: " << workspace->playbooks.size() << " playbook(s), " << workspace->agent_names.size()
-              << " agent(s); no problems\n";
+    std::cout << "ok: " << workspace->playbooks.size() << " playbook(s), "
+              << workspace->agent_names.size() << " agent(s); no problems\n";
   } else {
     std::cerr << diagnostics.to_string();
     std::cerr << diagnostics.size() << " problem(s)\n";
@@ -192,8 +209,9 @@ int cmd_check(const GlobalOptions& global, bool json) {
   return diagnostics.empty() ? 0 : 4;
 }
 
-int cmd_run(const GlobalOptions& global, const std::string& playbook, const std::vector<std::string>& pairs,
-            const std::string& inputs_json, bool wait, double timeout_s, bool json) {
+int cmd_run(const GlobalOptions& global, const std::string& playbook,
+            const std::vector<std::string>& pairs, const std::string& inputs_json, bool wait,
+            double timeout_s, bool json) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
   auto inputs = parse_run_inputs(pairs, inputs_json);
@@ -204,7 +222,8 @@ int cmd_run(const GlobalOptions& global, const std::string& playbook, const std:
   const std::string id = started->objective_id;
   if (!json) std::cout << id << std::endl;  // flushed: a script may read it while we wait
   if (!worker_alive(*session->store)) {
-    std::cerr << "note: no worker is running; start `cadre serve` in this workspace to carry it out\n";
+    std::cerr
+        << "note: no worker is running; start `cadre serve` in this workspace to carry it out\n";
   }
   if (!wait) {
     if (json) print_json({{"objective", id}});
@@ -215,7 +234,8 @@ int cmd_run(const GlobalOptions& global, const std::string& playbook, const std:
   });
 }
 
-int cmd_emit(const GlobalOptions& global, const std::string& name, const std::string& data, bool json) {
+int cmd_emit(const GlobalOptions& global, const std::string& name, const std::string& data,
+             bool json) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
   Json payload = Json::object();
@@ -247,38 +267,42 @@ int cmd_status(const GlobalOptions& global, bool json) {
     return 0;
   }
   const Json& s = *status;
-  std::cout << "workspace " << session->workspace.config.name << " (" << session->workspace.root.string() << ")\n";
+  std::cout << "workspace " << session->workspace.config.name << " ("
+            << session->workspace.root.string() << ")\n";
   std::cout << "workers   " << s["workers"].size() << " alive\n";
   auto counts = [](const Json& by_state) {
     std::string text;
-    for (const auto& [state, n] : by_state.items()) text += fmt::format("{} {}  ", n.get<int64_t>(), state);
+    for (const auto& [state, n] : by_state.items())
+      text += fmt::format("{} {}  ", n.get<int64_t>(), state);
     return text.empty() ? std::string("none") : text;
   };
   std::cout << "objectives " << counts(s["objectives"]) << "\n";
   std::cout << "tasks      " << counts(s["tasks"]) << "\n";
   for (const auto& item : s["needs_attention"]) {
-    std::cout << "needs you: task " << item["task"].get<std::string>() << " (" << item["key"].get<std::string>()
-              << "): " << item["why"].get<std::string>() << "\n";
+    std::cout << "needs you: task " << item["task"].get<std::string>() << " ("
+              << item["key"].get<std::string>() << "): " << item["why"].get<std::string>() << "\n";
   }
   const Json& m = s["models_24h"];
   if (m.value("calls", int64_t{0}) > 0) {
-    std::cout << fmt::format("models     {} calls in 24 h, {} tokens, ${:.4f}, cache answered {:.0f}%\n",
-                             m["calls"].get<int64_t>(),
-                             m["input_tokens"].get<int64_t>() + m["output_tokens"].get<int64_t>(),
-                             m["cost_usd"].get<double>(), 100.0 * m["cache_hit_rate"].get<double>());
+    std::cout << fmt::format(
+        "models     {} calls in 24 h, {} tokens, ${:.4f}, cache answered {:.0f}%\n",
+        m["calls"].get<int64_t>(),
+        m["input_tokens"].get<int64_t>() + m["output_tokens"].get<int64_t>(),
+        m["cost_usd"].get<double>(), 100.0 * m["cache_hit_rate"].get<double>());
   }
   for (const auto& e : s["rejected_events"]) {
-    std::cout << "rejected:  event " << e["id"].get<std::string>() << " (" << e["name"].get<std::string>()
-              << "): " << e["error"].get<std::string>() << "\n";
+    std::cout << "rejected:  event " << e["id"].get<std::string>() << " ("
+              << e["name"].get<std::string>() << "): " << e["error"].get<std::string>() << "\n";
   }
   for (const auto& item : s["recent_failures"]) {
-    std::cout << "failed:    " << item["objective"].get<std::string>() << " " << item["error"].get<std::string>()
-              << "\n";
+    std::cout << "failed:    " << item["objective"].get<std::string>() << " "
+              << item["error"].get<std::string>() << "\n";
   }
   return 0;
 }
 
-int cmd_ls(const GlobalOptions& global, const std::string& what, const std::string& state, int limit, bool json) {
+int cmd_ls(const GlobalOptions& global, const std::string& what, const std::string& state,
+           int limit, bool json) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
   Json rows = Json::array();
@@ -288,8 +312,9 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
     if (!state.empty()) {
       ObjectiveState s;
       if (!parse_objective_state(state, &s))
-        return usage_error("--state '" + state +
-                           "' is not an objective state (running, uncertain, succeeded, failed, cancelled)");
+        return usage_error(
+            "--state '" + state +
+            "' is not an objective state (running, uncertain, succeeded, failed, cancelled)");
       filter.state = s;
     }
     auto list = session->store->list_objectives(filter);
@@ -298,7 +323,8 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
     if (!json) {
       for (const auto& o : *list) {
         std::cout << fmt::format("{}  {:<10} {:>3}/{:<3} {}  {}\n", o.id, to_string(o.state),
-                                 o.tasks_total - o.tasks_left, o.tasks_total, format_time_utc(o.created_at), o.title);
+                                 o.tasks_total - o.tasks_left, o.tasks_total,
+                                 format_time_utc(o.created_at), o.title);
       }
     }
   } else {
@@ -308,7 +334,8 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
       TaskState s;
       if (!parse_task_state(state, &s))
         return usage_error("--state '" + state +
-                           "' is not a task state (pending, ready, running, waiting, uncertain, succeeded, failed, "
+                           "' is not a task state (pending, ready, running, waiting, uncertain, "
+                           "succeeded, failed, "
                            "cancelled, skipped)");
       filter.state = s;
     }
@@ -317,7 +344,8 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
     for (const auto& t : *list) rows.push_back(to_json(t));
     if (!json) {
       for (const auto& t : *list) {
-        std::cout << fmt::format("{}  {:<10} {:<20} {}{}\n", t.id, to_string(t.state), t.key, t.objective_id,
+        std::cout << fmt::format("{}  {:<10} {:<20} {}{}\n", t.id, to_string(t.state), t.key,
+                                 t.objective_id,
                                  t.error.empty() ? "" : "  " + t.error.substr(0, 100));
       }
     }
@@ -357,7 +385,8 @@ int cmd_retry(const GlobalOptions& global, const std::string& id) {
   return 0;
 }
 
-int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution, const std::string& note) {
+int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution,
+                const std::string& note) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
   Status s = resolve_uncertain(*session->store, id, resolution, note, now_ms());

@@ -39,4 +39,10 @@ Result<Json> parse_run_inputs(const std::vector<std::string>& pairs,
 int wait_for_objective(Store& store, const std::string& id, double timeout_s, bool json,
                        const std::function<void(const ObjectiveRecord&)>& print);
 
+// Sees objective `id` through: waits for the running server, or, when no
+// `cadre serve` or `cadre worker` is alive, runs the workspace in this
+// process until the objective ends. Returns like wait_for_objective.
+int carry_out(Session& session, const std::string& id, double timeout_s, bool json,
+              const std::function<void(const ObjectiveRecord&)>& print);
+
 }  // namespace cadre

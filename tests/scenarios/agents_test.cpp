@@ -13,7 +13,10 @@
 //   - the planner re-asks for a plan with the errors, then runs its tasks
 //     in order;
 //   - configuration mistakes give errors that name the setting and never a
-//     key.
+//     key;
+//   - a failed check escalates to the large tier; a 429 is retried after its
+//     Retry-After; tools outside the agent's list or with bad arguments are
+//     refused to the model; a playbook step can hand its work to an agent.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -746,6 +749,117 @@ TEST(AgentConfig, AnUnsetKeyVariableIsNamedAndNoKeyValueIsEverPrinted) {
   EXPECT_TRUE(contains(trace, "CADRE_AGENTS_TEST_UNSET_KEY")) << trace;
   EXPECT_FALSE(contains(trace, kSecret)) << "the trace holds the key";
   EXPECT_FALSE(contains(read_file(ws / "cadre.yaml"), kSecret));
+}
+
+}  // namespace
+}  // namespace cadre
+
+namespace cadre {
+namespace {
+
+// After a failed check, an agent with `escalate: large` asks the large tier.
+TEST(AgentChecks, AFailedCheckEscalatesToTheLargeTier) {
+  TempDir dir;
+  ScriptedModelServer small_server;
+  ScriptedModelServer large_server;
+  auto ws = make_workspace(dir.path(), "  tiers:\n" + tier("small", "openai", "m-small", small_server) +
+                                           tier("large", "openai", "m-large", large_server));
+  write_agent(ws, "titler",
+              "instructions: Give a title.\n"
+              "escalate: large\n"
+              "success:\n"
+              "  schema: {type: object, required: [title], properties: {title: {type: string}}}\n");
+  small_server.push(ScriptedReply::Text("A title, surely"));
+  large_server.push(ScriptedReply::Text("{\"title\": \"Spring launch\"}"));
+
+  CommandResult ask = run_cadre({"ask", "titler", "Title the launch post", "--timeout", kTimeout}, ws);
+  ASSERT_EQ(ask.exit_code, kExitOk) << ask.out << ask.err;
+  EXPECT_EQ(small_server.chat_requests(), 1);
+  ASSERT_EQ(large_server.chat_requests(), 1);
+  EXPECT_EQ(large_server.received()[0].body["model"], "m-large");
+  Json answer = task_of(trace_of(ws, first_line(ask.out)), "titler")["output"];
+  EXPECT_EQ(answer["tier"], "large") << answer;
+  EXPECT_EQ(answer["answer"]["title"], "Spring launch") << answer;
+}
+
+// A 429 with Retry-After is retried by the kernel as a timer, no sooner
+// than the provider asked.
+TEST(AgentModelRetry, ARateLimitedCallIsTriedAgainAfterItsRetryAfter) {
+  TempDir dir;
+  ScriptedModelServer server;
+  auto ws = make_workspace(dir.path(), "  tiers:\n" + tier("small", "openai", "m-small", server));
+  write_agent(ws, "helper", "instructions: Answer briefly.\n");
+  server.push(ScriptedReply::Error(429, 1));
+  server.push(ScriptedReply::Text("Done."));
+
+  CommandResult ask = run_cadre({"ask", "helper", "Say done", "--timeout", kTimeout}, ws);
+  ASSERT_EQ(ask.exit_code, kExitOk) << ask.out << ask.err;
+  EXPECT_EQ(server.chat_requests(), 2);
+  std::vector<Json> calls = model_steps(task_of(trace_of(ws, first_line(ask.out)), "helper"));
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["attempts"], 2) << calls[0];
+  const Json& log = calls[0]["attempt_log"];
+  ASSERT_EQ(log.size(), 2u) << log;
+  EXPECT_TRUE(contains(log[0]["error"].get<std::string>(), "rate limited")) << log;
+  EXPECT_GE(log[1]["started_at"].get<int64_t>() - log[0]["finished_at"].get<int64_t>(), 1000) << log;
+}
+
+// A call to a tool the agent does not have, or with arguments its schema
+// refuses, runs nothing; the refusal goes back to the model.
+TEST(AgentLoop, ToolsOutsideTheAgentsListOrWithBadArgumentsAreRefusedToTheModel) {
+  TempDir dir;
+  ScriptedModelServer server;
+  auto ws = make_workspace(dir.path(), "  tiers:\n" + tier("small", "openai", "m-small", server));
+  write_agent(ws, "reader", "instructions: Only log.\ntools: [log]\n");
+  server.push(ScriptedReply::Tool("file__write", Json{{"path", "x.txt"}, {"content", "nope"}}));
+  server.push(ScriptedReply::Tool("log", Json{{"nonsense", true}}));
+  server.push(ScriptedReply::Text("I could not write."));
+
+  CommandResult ask = run_cadre({"ask", "reader", "Write x.txt", "--timeout", kTimeout}, ws);
+  ASSERT_EQ(ask.exit_code, kExitOk) << ask.out << ask.err;
+  EXPECT_FALSE(fs::exists(ws / "x.txt"));
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 3u);
+  std::vector<Json> results = messages_with_role(received[2].body, "tool");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(contains(results[0]["content"].get<std::string>(), "there is no tool 'file__write' for this agent"))
+      << results[0];
+  EXPECT_TRUE(contains(results[1]["content"].get<std::string>(), "invalid arguments for log")) << results[1];
+  std::vector<std::string> names = step_names(task_of(trace_of(ws, first_line(ask.out)), "reader"));
+  EXPECT_EQ(names, (std::vector<std::string>{"context/context", "model.small/model", "model.small/model",
+                                             "model.small/model"}));
+}
+
+// A playbook step can hand its work to an agent: `with` gives its inputs and
+// `task` the instruction; the step's output is the agent's answer.
+TEST(AgentPlaybook, AStepUsingAnAgentRunsItAndPassesItsAnswerOn) {
+  TempDir dir;
+  ScriptedModelServer server;
+  auto ws = make_workspace(dir.path(), "  tiers:\n" + tier("small", "openai", "m-small", server));
+  write_agent(ws, "writer", kWriterAgent);
+  write_file(ws / "playbooks" / "note.yaml",
+             "name: note\n"
+             "inputs: {topic: {type: string, required: true}}\n"
+             "steps:\n"
+             "  - id: draft\n"
+             "    uses: agent.writer\n"
+             "    with: {task: \"Write a note about {{ input.topic }}\", topic: \"{{ input.topic }}\"}\n"
+             "  - id: record\n"
+             "    uses: file.write\n"
+             "    with: {path: out/answer.txt, content: \"{{ steps.draft.output.text }}\"}\n");
+  server.push(ScriptedReply::Text("Pricing is simple."));
+
+  int serve = testing::spawn_cadre({"serve"}, ws, dir.path() / "serve.log");
+  CommandResult run = run_cadre({"run", "note", "--input", "topic=pricing", "--wait", "--timeout", kTimeout}, ws);
+  testing::stop_process(serve, SIGTERM);
+  ASSERT_EQ(run.exit_code, kExitOk) << run.out << run.err << read_file(dir.path() / "serve.log");
+  EXPECT_EQ(read_file(ws / "out" / "answer.txt"), "Pricing is simple.");
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 1u);
+  std::vector<Json> users = messages_with_role(received[0].body, "user");
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_TRUE(contains(users[0]["content"].get<std::string>(), "Write a note about pricing")) << users[0];
+  EXPECT_TRUE(contains(users[0]["content"].get<std::string>(), "\"topic\":\"pricing\"")) << users[0];
 }
 
 }  // namespace
