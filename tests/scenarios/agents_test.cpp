@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/json.h"
@@ -860,6 +861,50 @@ TEST(AgentPlaybook, AStepUsingAnAgentRunsItAndPassesItsAnswerOn) {
   ASSERT_EQ(users.size(), 1u);
   EXPECT_TRUE(contains(users[0]["content"].get<std::string>(), "Write a note about pricing")) << users[0];
   EXPECT_TRUE(contains(users[0]["content"].get<std::string>(), "\"topic\":\"pricing\"")) << users[0];
+}
+
+}  // namespace
+}  // namespace cadre
+
+namespace cadre {
+namespace {
+
+// An agent's event trigger gives it an objective whose text is rendered
+// from the event, once per event even across a restart of the server.
+TEST(AgentTriggers, AnEventStartsOneObjectiveForTheAgentWithItsTextRendered) {
+  TempDir dir;
+  ScriptedModelServer server;
+  auto ws = make_workspace(dir.path(), "  tiers:\n" + tier("small", "openai", "m-small", server));
+  write_agent(ws, "greeter",
+              "instructions: Greet new customers.\n"
+              "triggers:\n"
+              "  - event: customer.signup\n"
+              "    objective: \"Welcome {{ event.data.name }}\"\n");
+  server.push(ScriptedReply::Text("Welcome aboard, Ada!"));
+  CommandResult emit = run_cadre({"emit", "customer.signup", "--data", "{\"name\": \"Ada\"}"}, ws);
+  ASSERT_EQ(emit.exit_code, kExitOk) << emit.err;
+
+  int serve = testing::spawn_cadre({"serve"}, ws, dir.path() / "serve.log");
+  bool done = eventually(
+      [&] {
+        Json rows = json_of(run_cadre({"ls", "objectives", "--json"}, ws));
+        return rows.size() == 1 && rows[0]["state"] == "succeeded";
+      },
+      15s);
+  testing::stop_process(serve, SIGTERM);
+  ASSERT_TRUE(done) << read_file(dir.path() / "serve.log");
+  serve = testing::spawn_cadre({"serve"}, ws, dir.path() / "serve2.log");
+  std::this_thread::sleep_for(1500ms);  // a trigger pass that must start nothing new
+  testing::stop_process(serve, SIGTERM);
+
+  Json rows = json_of(run_cadre({"ls", "objectives", "--json"}, ws));
+  ASSERT_EQ(rows.size(), 1u) << rows;
+  EXPECT_EQ(rows[0]["title"], "Welcome Ada");
+  EXPECT_EQ(rows[0]["owner"], "greeter");
+  EXPECT_EQ(server.chat_requests(), 1);
+  std::vector<Json> users = messages_with_role(server.received()[0].body, "user");
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_TRUE(contains(users[0]["content"].get<std::string>(), "Welcome Ada")) << users[0];
 }
 
 }  // namespace
