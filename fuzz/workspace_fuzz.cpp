@@ -1,13 +1,15 @@
 // libFuzzer target for the workspace loaders: any bytes given to
-// parse_playbook() and load_config() must yield diagnostics, never a crash,
+// parse_playbook(), parse_agent() and load_config() must yield diagnostics, never a crash,
 // a hang or a sanitizer report. Deep nesting and alias expansion are capped
 // by parse_yaml() (core/yaml_util.h) before any recursive walk. A playbook
-// that parses must also survive its canonical JSON round trip unchanged.
+// that parses must also survive its canonical JSON round trip unchanged,
+// and so must an agent.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "agents/agent.h"
 #include "agents/workspace.h"
 #include "core/config_loader.h"
 
@@ -28,6 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto restored = cadre::PlaybookDef::from_json(snapshot);
   if (!restored.ok() || restored->to_json() != snapshot) std::abort();
   (void)playbook.version();
+
+  cadre::Diagnostics agent_diagnostics;
+  cadre::AgentDef agent = cadre::parse_agent(text, "agents/fuzz.yaml", "fuzz", options, &agent_diagnostics);
+  (void)agent_diagnostics.to_string();
+  cadre::Json agent_snapshot = agent.to_json();
+  auto agent_restored = cadre::AgentDef::from_json(agent_snapshot);
+  if (!agent_restored.ok() || agent_restored->to_json() != agent_snapshot) std::abort();
 
   cadre::Diagnostics config_diagnostics;
   (void)cadre::load_config(text, "cadre.yaml", &config_diagnostics);

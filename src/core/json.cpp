@@ -47,7 +47,7 @@ Result<Json> parse_json(std::string_view text, std::string_view what) {
     try {
       Json ignored = Json::parse(text);
       (void)ignored;
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number too large
       return Status::InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
     }
     return Status::InvalidArgument(std::string(what) + ": invalid JSON");

@@ -20,6 +20,17 @@ TEST(ParseJson, NamesWhatWasBeingParsedOnASyntaxError) {
   EXPECT_EQ(v.status().message().rfind("--data: invalid JSON", 0), 0u) << v.status().message();
 }
 
+// Found by json_schema_fuzz: the library reports a number it cannot hold as
+// out_of_range, not parse_error; it must still be an error value.
+TEST(ParseJson, ANumberTooLargeIsAnErrorNotACrash) {
+  for (const char* text : {"111111E0555", "[1e999]", "{\"a\": -1e400}"}) {
+    auto parsed = parse_json(text, "--data");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_TRUE(parsed.status().is(StatusCode::kInvalidArgument)) << parsed.status().to_string();
+    EXPECT_NE(parsed.status().message().find("--data: invalid JSON"), std::string::npos) << parsed.status().message();
+  }
+}
+
 TEST(ParseJson, RefusesNestingDeeperThanTheLimit) {
   std::string ok(kMaxJsonDepth, '['), deep(kMaxJsonDepth + 1, '[');
   ok += std::string(kMaxJsonDepth, ']');
