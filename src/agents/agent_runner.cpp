@@ -352,6 +352,18 @@ Result<Json> AgentTaskHandler::run(TaskContext& context) {
   const Json& spec = context.task().spec;
   std::string version = spec.value("version", std::string());
   CADRE_ASSIGN_OR_RETURN(std::shared_ptr<const AgentDef> agent, runner_.definition(version));
+  if (spec.contains("tools") && spec["tools"].is_array()) {
+    // A plan task may give its agent fewer tools than it has, never more.
+    AgentDef narrowed = *agent;
+    narrowed.tools.clear();
+    for (const auto& tool : agent->tools) {
+      if (std::find(spec["tools"].begin(), spec["tools"].end(), Json(tool)) !=
+          spec["tools"].end()) {
+        narrowed.tools.push_back(tool);
+      }
+    }
+    agent = std::make_shared<const AgentDef>(std::move(narrowed));
+  }
   AgentJob job;
   job.task = spec.value("task", std::string());
   job.inputs = spec.value("inputs", Json::object());

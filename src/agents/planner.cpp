@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -81,6 +82,7 @@ const Json& plan_schema() {
               {"agent", {{"type", "string"}}},
               {"instructions", {{"type", "string"}}},
               {"inputs", {{"type", "object"}}},
+              {"tools", {{"type", "array"}, {"items", {{"type", "string"}}}}},
               {"needs", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}}}}}}};
   return schema;
 }
@@ -125,6 +127,16 @@ std::vector<std::string> validate_plan(const Json& plan, const Workspace& worksp
                          "objective's budget");
       }
       planned_budget += def->budget.usd_per_objective;
+    }
+    if (def != nullptr) {
+      // A task may narrow its agent's tools, never widen them.
+      for (const auto& tool : t.value("tools", Json::array())) {
+        const std::string name = tool.get<std::string>();
+        if (std::find(def->tools.begin(), def->tools.end(), name) == def->tools.end()) {
+          errors.push_back(where + "/tools: agent '" + agent + "' may not use '" + name + "'" +
+                           did_you_mean(name, def->tools));
+        }
+      }
     }
     if (t["instructions"].get<std::string>().empty())
       errors.push_back(where + "/instructions: must not be empty");
@@ -208,6 +220,7 @@ Result<Json> PlanHandler::run(TaskContext& context) {
                          {"task", t["instructions"]},
                          {"inputs", t.value("inputs", Json::object())},
                          {"needs", t.value("needs", Json::array())},
+                         {"tools", t.value("tools", Json())},
                          {"deadline_at", deadline_at}};
       std::vector<std::string> needs;
       for (const auto& n : t.value("needs", Json::array())) needs.push_back(n.get<std::string>());

@@ -1,8 +1,9 @@
 // The planner: an objective given to no particular agent becomes a plan, a
 // DAG of tasks for the workspace's agents, produced by a `large`-tier agent
 // (agents/planner.yaml, or a built-in default) and validated before
-// anything runs: known agents, unique keys, `needs` naming earlier keys of
-// the plan, no cycle, at most max_tasks tasks, and the agents' per-objective
+// anything runs: known agents, unique keys, `needs` naming keys of the
+// plan, no cycle, `tools` (optional, narrowing a task's tools) within its
+// agent's allowed tools, at most max_tasks tasks, and the agents' per-objective
 // budgets within the objective's budget. An invalid plan goes back to the
 // model with the errors, up to max_attempts times; then the objective fails
 // with them. The model steps that produced the plan stay in the journal

@@ -245,6 +245,22 @@ TEST(PlanTest, EachWayAPlanCannotRunIsNamed) {
   EXPECT_FALSE(validate_plan(Json("not an object"), w, {}, 0).empty());
 }
 
+TEST(PlanTest, ATaskMayNarrowItsAgentsToolsButNotWidenThem) {
+  Workspace w;
+  AgentDef writer;
+  writer.name = "writer";
+  writer.tools = {"file.write", "log"};
+  w.agents["writer"] = std::make_shared<const AgentDef>(writer);
+  Json narrow = task("a", "writer");
+  narrow["tools"] = {"log"};
+  EXPECT_TRUE(validate_plan({{"tasks", {narrow}}}, w, {}, 0).empty());
+  Json wide = task("a", "writer");
+  wide["tools"] = {"log", "file.append"};
+  auto errors = validate_plan({{"tasks", {wide}}}, w, {}, 0);
+  EXPECT_TRUE(mentions(errors, "/tasks/0/tools: agent 'writer' may not use 'file.append'"))
+      << ::testing::PrintToString(errors);
+}
+
 TEST(PlanTest, SizeAndBudgetLimits) {
   Workspace w = two_agents();
   Json many = {{"tasks", Json::array()}};

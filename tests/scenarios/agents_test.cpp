@@ -909,3 +909,28 @@ TEST(AgentTriggers, AnEventStartsOneObjectiveForTheAgentWithItsTextRendered) {
 
 }  // namespace
 }  // namespace cadre
+
+namespace cadre {
+namespace {
+
+// A plan task may narrow its agent's tools: the model is offered only those.
+TEST(AgentPlanner, APlanTaskOffersItsAgentOnlyTheToolsThePlanGaveIt) {
+  TempDir dir;
+  ScriptedModelServer agents;
+  ScriptedModelServer planner;
+  auto ws = planner_workspace(dir.path(), agents, planner);
+  write_agent(ws, "writer", "role: Writer\ninstructions: Write what is asked.\ntools: [file.write, log]\n");
+  planner.push(ScriptedReply::Text(
+      R"({"tasks": [{"key": "a", "agent": "writer", "instructions": "Only log it", "tools": ["log"]}]})"));
+  agents.push(ScriptedReply::Text("Logged."));
+
+  CommandResult add = run_cadre({"objective", "add", "Log the release", "--wait", "--timeout", kTimeout}, ws);
+  ASSERT_EQ(add.exit_code, kExitOk) << add.out << add.err;
+  ASSERT_EQ(agents.chat_requests(), 1);
+  const Json tools = agents.received()[0].body["tools"];
+  ASSERT_EQ(tools.size(), 1u) << tools;
+  EXPECT_EQ(tools[0]["function"]["name"], "log") << tools;
+}
+
+}  // namespace
+}  // namespace cadre
