@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "model_requests.h"
 #include "model_server.h"
 #include "models/provider.h"
 
@@ -17,19 +18,8 @@ using testing::ScriptedReply;
 
 constexpr const char* kKey = "sk-ant-test-0123456789SECRET";
 
-ChatMessage message(std::string role, std::string content) {
-  ChatMessage m;
-  m.role = std::move(role);
-  m.content = std::move(content);
-  return m;
-}
-
-ChatRequest ask(std::string question) {
-  ChatRequest request;
-  request.messages.push_back(message("system", "You are terse."));
-  request.messages.push_back(message("user", std::move(question)));
-  return request;
-}
+using testing::ask;
+using testing::message;
 
 ModelToolDef tool(std::string name) {
   ModelToolDef def;

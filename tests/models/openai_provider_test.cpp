@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "model_requests.h"
 #include "model_server.h"
 #include "models/provider.h"
 
@@ -29,19 +30,8 @@ ModelEndpoint endpoint_at(const std::string& base_url) {
   return endpoint;
 }
 
-ChatMessage message(std::string role, std::string content) {
-  ChatMessage m;
-  m.role = std::move(role);
-  m.content = std::move(content);
-  return m;
-}
-
-ChatRequest ask(std::string question) {
-  ChatRequest request;
-  request.messages.push_back(message("system", "You are terse."));
-  request.messages.push_back(message("user", std::move(question)));
-  return request;
-}
+using testing::ask;
+using testing::message;
 
 ModelToolDef search_tool() {
   ModelToolDef tool;

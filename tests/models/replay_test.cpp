@@ -4,6 +4,7 @@
 // and line of anything it cannot read.
 #include <gtest/gtest.h>
 
+#include "model_requests.h"
 #include "models/provider.h"
 #include "test_support.h"
 
@@ -13,19 +14,8 @@ namespace {
 using testing::TempDir;
 using testing::write_file;
 
-ChatMessage message(std::string role, std::string content) {
-  ChatMessage m;
-  m.role = std::move(role);
-  m.content = std::move(content);
-  return m;
-}
-
-ChatRequest ask(std::string question) {
-  ChatRequest request;
-  request.messages.push_back(message("system", "You are terse."));
-  request.messages.push_back(message("user", std::move(question)));
-  return request;
-}
+using testing::ask;
+using testing::message;
 
 ChatResponse answer(std::string text, int64_t input_tokens = 10) {
   ChatResponse response;
