@@ -75,21 +75,12 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   if (options.triggers) {
     rt->triggers_ = std::make_unique<TriggerScheduler>(*rt->store_, clock);
     CADRE_RETURN_IF_ERROR(rt->add_triggers());
-    CADRE_RETURN_IF_ERROR(rt->add_agent_triggers());
   }
   return rt;
 }
 
 Runtime::~Runtime() {
   stop();
-}
-
-Status Runtime::fire(const std::string& trigger_id,
-                     const std::function<Result<RunStarted>()>& start) {
-  CADRE_ASSIGN_OR_RETURN(RunStarted started, start());
-  if (started.created) spdlog::info("trigger {} started {}", trigger_id, started.objective_id);
-  kernel_->wake();
-  return Status::Ok();
 }
 
 // A trigger's template scope: {trigger: {...}} for cron, plus {event: ...} for events.
@@ -102,13 +93,36 @@ Json event_scope(const std::string& id, const EventRecord& event) {
 }
 }  // namespace
 
+Status Runtime::add_trigger(const std::string& id, const TriggerDef& when, const std::string& where,
+                            StartFn start) {
+  auto fire = [this, id, start](const Json& context, const std::string& source,
+                                const std::string& dedupe, TimeMs at) -> Status {
+    CADRE_ASSIGN_OR_RETURN(RunStarted started, start(context, source, dedupe, at));
+    if (started.created) spdlog::info("trigger {} started {}", id, started.objective_id);
+    kernel_->wake();
+    return Status::Ok();
+  };
+  if (when.kind == TriggerDef::Kind::kCron) {
+    auto schedule = CronSchedule::parse(when.cron, when.time_zone);
+    if (!schedule.ok()) return schedule.status().with_context(where);
+    triggers_->add_cron(
+        {id, *schedule, when.catchup, [id, fire](TimeMs at, const std::string& dedupe) {
+           return fire(cron_scope(id, at), "cron:" + id, dedupe, at);
+         }});
+  } else {
+    triggers_->add_event(
+        {id, when.event, [id, fire](const EventRecord& event, const std::string& dedupe) {
+           return fire(event_scope(id, event), "event:" + event.id, dedupe, event.created_at);
+         }});
+  }
+  return Status::Ok();
+}
+
 Status Runtime::add_triggers() {
   for (const auto& [name, playbook] : workspace_->playbooks) {
     for (size_t i = 0; i < playbook.triggers.size(); ++i) {
-      const TriggerDef& def = playbook.triggers[i];
-      const std::string id = name + "#" + std::to_string(i);
       const std::string playbook_name = name;
-      const Json inputs_template = def.inputs;
+      const Json inputs_template = playbook.triggers[i].inputs;
       auto start = [this, playbook_name, inputs_template](
                        const Json& context, const std::string& source, const std::string& dedupe,
                        TimeMs at) -> Result<RunStarted> {
@@ -116,35 +130,14 @@ Status Runtime::add_triggers() {
         return start_playbook(*store_, *workspace_,
                               {playbook_name, inputs, source, dedupe, context}, at);
       };
-      if (def.kind == TriggerDef::Kind::kCron) {
-        auto schedule = CronSchedule::parse(def.cron, def.time_zone);
-        if (!schedule.ok())
-          return schedule.status().with_context(playbook.file + ": trigger " + std::to_string(i));
-        triggers_->add_cron(
-            {id, *schedule, def.catchup, [this, id, start](TimeMs at, const std::string& dedupe) {
-               return fire(id, [&] { return start(cron_scope(id, at), "cron:" + id, dedupe, at); });
-             }});
-      } else {
-        triggers_->add_event(
-            {id, def.event, [this, id, start](const EventRecord& event, const std::string& dedupe) {
-               return fire(id, [&] {
-                 return start(event_scope(id, event), "event:" + event.id, dedupe,
-                              event.created_at);
-               });
-             }});
-      }
+      CADRE_RETURN_IF_ERROR(add_trigger(name + "#" + std::to_string(i), playbook.triggers[i],
+                                        playbook.file + ": trigger " + std::to_string(i), start));
     }
   }
-  return Status::Ok();
-}
-
-Status Runtime::add_agent_triggers() {
   for (const auto& [name, agent] : workspace_->agents) {
     for (size_t i = 0; i < agent->triggers.size(); ++i) {
-      const AgentTrigger& def = agent->triggers[i];
-      const std::string id = "agent:" + name + "#" + std::to_string(i);
       const std::string agent_name = name;
-      const std::string objective_template = def.objective;
+      const std::string objective_template = agent->triggers[i].objective;
       auto start = [this, agent_name, objective_template](
                        const Json& context, const std::string& source, const std::string& dedupe,
                        TimeMs at) -> Result<RunStarted> {
@@ -157,25 +150,9 @@ Status Runtime::add_agent_triggers() {
         request.dedupe_key = dedupe;
         return start_objective(*store_, *workspace_, request, at);
       };
-      if (def.when.kind == TriggerDef::Kind::kCron) {
-        auto schedule = CronSchedule::parse(def.when.cron, def.when.time_zone);
-        if (!schedule.ok())
-          return schedule.status().with_context(agent->file + ": trigger " + std::to_string(i));
-        triggers_->add_cron(
-            {id, *schedule, def.when.catchup,
-             [this, id, start](TimeMs at, const std::string& dedupe) {
-               return fire(id, [&] { return start(cron_scope(id, at), "cron:" + id, dedupe, at); });
-             }});
-      } else {
-        triggers_->add_event(
-            {id, def.when.event,
-             [this, id, start](const EventRecord& event, const std::string& dedupe) {
-               return fire(id, [&] {
-                 return start(event_scope(id, event), "event:" + event.id, dedupe,
-                              event.created_at);
-               });
-             }});
-      }
+      CADRE_RETURN_IF_ERROR(add_trigger("agent:" + name + "#" + std::to_string(i),
+                                        agent->triggers[i].when,
+                                        agent->file + ": trigger " + std::to_string(i), start));
     }
   }
   return Status::Ok();

@@ -14,11 +14,11 @@
 #include "agents/agent_runner.h"
 #include "agents/playbook_runner.h"
 #include "agents/workspace.h"
-#include "models/gateway.h"
-#include "policy/policy_hook.h"
 #include "kernel/kernel.h"
 #include "kernel/tool.h"
 #include "kernel/trigger_scheduler.h"
+#include "models/gateway.h"
+#include "policy/policy_hook.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -33,9 +33,9 @@ Result<std::unique_ptr<ToolRegistry>> make_tool_registry();
 LoadOptions load_options_for(const ToolRegistry& tools);
 
 struct RuntimeOptions {
-  bool triggers = true;        // serve: yes; worker: no
-  std::string record_models;   // non-empty: append every model exchange to this file (for replay)
-  std::string worker_id;       // empty: host:pid:random
+  bool triggers = true;          // serve: yes; worker: no
+  std::string record_models;     // non-empty: append every model exchange to this file (for replay)
+  std::string worker_id;         // empty: host:pid:random
   const Clock* clock = nullptr;  // null: the system clock
 };
 
@@ -55,10 +55,15 @@ class Runtime {
 
  private:
   Runtime() = default;
+  // What a trigger fire starts, from its template scope, source and dedupe key.
+  using StartFn = std::function<Result<RunStarted>(const Json& context, const std::string& source,
+                                                   const std::string& dedupe, TimeMs at)>;
+  // The playbooks' and the agents' triggers.
   Status add_triggers();
-  Status add_agent_triggers();
-  // Starts what a trigger fire asks for and wakes the kernel.
-  Status fire(const std::string& trigger_id, const std::function<Result<RunStarted>()>& start);
+  // Schedules one cron or event trigger; each fire calls `start` and wakes
+  // the kernel. `where` names the definition in errors.
+  Status add_trigger(const std::string& id, const TriggerDef& when, const std::string& where,
+                     StartFn start);
 
   const Workspace* workspace_ = nullptr;
   RuntimeOptions options_;
