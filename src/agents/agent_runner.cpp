@@ -21,10 +21,6 @@ RetryPolicy model_retry_policy() {
   return policy;
 }
 
-TimeMs day_start(TimeMs now) {
-  return now - now % (24 * 3600 * 1000);
-}
-
 std::string system_prompt(const AgentDef& agent) {
   std::string text;
   if (!agent.role.empty()) text += "You are " + agent.role + ".\n\n";
@@ -147,7 +143,7 @@ Status AgentRunner::check_budget(TaskContext& context, const AgentDef& agent,
   }
   if (b.tokens_per_day == 0 && b.usd_per_day == 0) return Status::Ok();
   CADRE_ASSIGN_OR_RETURN(Json today,
-                         store_.model_usage(day_start(context.clock().now_ms()), agent.name));
+                         store_.model_usage(utc_day_start(context.clock().now_ms()), agent.name));
   int64_t day_tokens =
       today.value("input_tokens", int64_t{0}) + today.value("output_tokens", int64_t{0});
   double day_usd = today.value("cost_usd", 0.0);

@@ -12,10 +12,6 @@
 namespace cadre {
 namespace {
 
-TimeMs day_start(TimeMs now) {
-  return now - now % (24 * 3600 * 1000);
-}
-
 Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
   Json row = {{"name", agent.name},
               {"role", agent.role},
@@ -47,7 +43,7 @@ Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
       }
     }
   }
-  auto today = store.model_usage(day_start(now), agent.name);
+  auto today = store.model_usage(utc_day_start(now), agent.name);
   row["today"] = today.ok() ? *today : Json();
   return row;
 }
