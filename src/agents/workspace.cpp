@@ -156,6 +156,7 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
     diagnostics->add("cadre.yaml", 0, 0, "", "cannot read the file: " + text.status().message());
   }
 
+  std::vector<std::string> agent_names;  // what playbooks' `uses: agent.NAME` may name
   for (const auto& path : yaml_files(absolute_root / "agents", diagnostics, "agents")) {
     std::string relative = relative_name(path, absolute_root);
     std::string name = path.stem().string();
@@ -165,14 +166,15 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
                            "' is not a valid agent name (use a-z, 0-9, '.', '_' and '-', "
                            "starting with a letter or digit); rename the file");
     } else {
-      workspace.agent_names.push_back(name);
+      agent_names.push_back(name);
     }
     auto text = read_text_file(path);
     if (!text.ok()) {
       diagnostics->add(relative, 0, 0, "", "cannot read the file: " + text.status().message());
       continue;
     }
-    workspace.agents[name] = std::make_shared<const AgentDef>(parse_agent(*text, relative, name, options, diagnostics));
+    workspace.agents[name] =
+        std::make_shared<const AgentDef>(parse_agent(*text, relative, name, options, diagnostics));
   }
 
   if (fs::exists(absolute_root / "policies.yaml", ec)) {
@@ -189,7 +191,7 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
       continue;
     }
     PlaybookContext context;
-    context.agent_names = &workspace.agent_names;
+    context.agent_names = &agent_names;
     PlaybookDef playbook =
         parse_playbook_in_context(*text, relative, options, &context, diagnostics);
     if (playbook.name.empty()) continue;

@@ -42,7 +42,6 @@ struct Workspace {
   std::filesystem::path root;
   WorkspaceConfig config;
   std::map<std::string, PlaybookDef> playbooks;   // by name
-  std::vector<std::string> agent_names;           // from agents/*.yaml
   std::map<std::string, std::shared_ptr<const AgentDef>> agents;  // by name
 
   // The agent named `name`, or null.

@@ -201,7 +201,7 @@ int cmd_check(const GlobalOptions& global, bool json) {
     print_json(out);
   } else if (diagnostics.empty()) {
     std::cout << "ok: " << workspace->playbooks.size() << " playbook(s), "
-              << workspace->agent_names.size() << " agent(s); no problems\n";
+              << workspace->agents.size() << " agent(s); no problems\n";
   } else {
     std::cerr << diagnostics.to_string();
     std::cerr << diagnostics.size() << " problem(s)\n";

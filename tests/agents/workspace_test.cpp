@@ -573,7 +573,7 @@ TEST(WorkspaceTest, EveryBundledExampleLoadsWithoutDiagnostics) {
     ASSERT_TRUE(workspace.ok()) << name << ": " << workspace.status().to_string();
     EXPECT_TRUE(diagnostics.empty()) << diagnostics.to_string();
     EXPECT_GE(workspace->playbooks.size(), 2u) << name;
-    EXPECT_FALSE(workspace->agent_names.empty()) << name;
+    EXPECT_FALSE(workspace->agents.empty()) << name;
     for (const auto& [playbook_name, playbook] : workspace->playbooks) {
       EXPECT_EQ(playbook.file.rfind("playbooks/", 0), 0u) << playbook.file;
       for (const auto& step : playbook.steps) {
