@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-14-dev          # libFuzzer targets and sanitizers
   libsqlite3-dev sqlite3            # the embedded store (and the CLI for inspection)
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libhnswlib-dev                    # the vector index of memory (header-only)
   libsodium-dev                     # SHA-256 for definition versions and cache keys
   libcurl4-openssl-dev              # model APIs and connectors over HTTP(S)
   libcpp-httplib-dev                # the scripted model server of the tests

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "core/hash.h"
 #include "core/json_schema.h"
+#include "memory/context.h"
 
 namespace cadre {
 namespace {
@@ -75,12 +77,13 @@ Result<Json> parse_json_answer(const std::string& text) {
 }
 
 AgentRunner::AgentRunner(Store& store, const Workspace& workspace, ToolStepContext tools,
-                         ModelGateway* gateway, PolicyHook& policy)
+                         ModelGateway* gateway, PolicyHook& policy, Memory* memory)
     : store_(store),
       workspace_(workspace),
       tools_(std::move(tools)),
       gateway_(gateway),
-      policy_(policy) {}
+      policy_(policy),
+      memory_(memory) {}
 
 Result<std::string> AgentRunner::remember(const AgentDef& agent) {
   std::string version = agent.version();
@@ -214,6 +217,8 @@ Result<Json> AgentRunner::call_tool(TaskContext& context, const AgentDef& agent,
   }
   ToolStepOptions options;
   options.label = "agent '" + agent.name + "'";
+  options.agent = agent.name;
+  options.memory_scopes = agent_scopes(agent.memory_scopes);
   auto result = run_tool_step(context, tools_, tool_name, call.arguments, options);
   if (result.status().is(StatusCode::kSuspended) || result.status().is(StatusCode::kConflict))
     return result.status();
@@ -271,8 +276,23 @@ Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const
   context_step.kind = "context";
   context_step.idempotent = true;
   CADRE_ASSIGN_OR_RETURN(
-      Json opening, context.run_step(context_step, Json{{"agent", agent.name}}, [&](StepCall&) {
-        return Result<Json>(Json{{"system", system_prompt(agent)}, {"user", user_prompt(job)}});
+      Json opening, context.run_step(context_step, Json{{"agent", agent.name}}, [&](StepCall&) -> Result<Json> {
+        Json out = {{"system", system_prompt(agent)}, {"user", user_prompt(job)}};
+        if (memory_ != nullptr) {
+          const MemoryConfig& config = workspace_.config.memory;
+          ContextRequest request;
+          request.text = job.task;
+          request.scopes = agent_scopes(agent.memory_scopes);
+          request.token_budget = config.context_tokens;
+          request.recent = config.context_recent;
+          CADRE_ASSIGN_OR_RETURN(auto items, assemble_context(*memory_, request));
+          if (!items.empty()) {
+            out["user"] = out["user"].get<std::string>() + "\n\n" + render_context(items);
+            out["memory"] = Json::array();
+            for (const auto& item : items) out["memory"].push_back(to_json(item));
+          }
+        }
+        return out;
       }));
   std::vector<ChatMessage> messages = {{"system", opening.value("system", ""), {}, ""},
                                        {"user", opening.value("user", ""), {}, ""}};
@@ -374,7 +394,30 @@ Result<Json> AgentTaskHandler::run(TaskContext& context) {
       }
     }
   }
-  return runner_.run(context, *agent, job);
+  CADRE_ASSIGN_OR_RETURN(Json result, runner_.run(context, *agent, job));
+  if (Memory* memory = runner_.memory()) {
+    StepOptions step;
+    step.name = "memory.outcome";
+    step.kind = "memory";
+    step.idempotent = true;  // the event's id comes from the step's key
+    CADRE_RETURN_IF_ERROR(
+        context.run_step(step, Json{{"agent", agent->name}}, [&](StepCall& call) -> Result<Json> {
+          MemoryEvent event;
+          event.id = "mem_" + sha256_hex(call.idempotency_key).substr(0, 26);
+          event.type = "outcome";
+          event.text = agent->name + " completed \"" + clip(job.task, 300) +
+                       "\": " + clip(result.value("text", std::string()), 700);
+          CADRE_ASSIGN_OR_RETURN(event.entities, memory->entities_named_in(job.task));
+          event.scope = agent_scopes(agent->memory_scopes).front();
+          event.data = {{"objective", context.task().objective_id}, {"late", result.value("late", false)}};
+          event.task_id = context.task().id;
+          event.step_seq = call.seq;
+          event.actor = "agent:" + agent->name;
+          CADRE_ASSIGN_OR_RETURN(auto recorded, memory->record({event}));
+          return Json{{"event", recorded.at(0).id}};
+        }).status());
+  }
+  return result;
 }
 
 }  // namespace cadre

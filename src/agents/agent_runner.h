@@ -1,7 +1,9 @@
 // AgentRunner: the agent loop, as durable kernel steps.
 //
 //   context  -> the prompt: role, instructions, task, inputs, results of
-//               the tasks it waited for (journaled, so replay sees the same)
+//               the tasks it waited for, and what memory holds that bears on
+//               the task (memory/context.h; journaled with the sources of
+//               each item, so replay sees the same and the trace says why)
 //   model    -> one call to the agent's tier (journaled and committed at
 //               once: a crash never pays for the same call twice)
 //   tools    -> each call the model asked for: only tools the agent is
@@ -18,7 +20,8 @@
 // each new model call; at the limit the task fails with the figures.
 //
 // AgentTaskHandler runs tasks of kind agent_task (an objective given to an
-// agent, or one task of a plan). Playbook steps `uses: agent.NAME` call
+// agent, or one task of a plan), and records the outcome in memory (an
+// `outcome` event in the agent's first scope, naming the task's entities). Playbook steps `uses: agent.NAME` call
 // AgentRunner::run inside their own task.
 //
 // Thread-safety: called concurrently from worker threads; the definition
@@ -35,6 +38,7 @@
 #include "agents/tool_step.h"
 #include "agents/workspace.h"
 #include "kernel/task_handler.h"
+#include "memory/memory.h"
 #include "models/gateway.h"
 #include "policy/policy_hook.h"
 #include "store/store.h"
@@ -54,7 +58,7 @@ struct AgentJob {
 class AgentRunner {
  public:
   AgentRunner(Store& store, const Workspace& workspace, ToolStepContext tools,
-              ModelGateway* gateway, PolicyHook& policy);
+              ModelGateway* gateway, PolicyHook& policy, Memory* memory = nullptr);
 
   // Runs the loop for `agent` as steps of `context`'s task; the answer is
   // {answer, text, turns, tier, late}.
@@ -76,6 +80,7 @@ class AgentRunner {
 
   const Workspace& workspace() const { return workspace_; }
   Store& store() { return store_; }
+  Memory* memory() { return memory_; }
 
  private:
   Status check_budget(TaskContext& context, const AgentDef& agent, const TokenUsage& used,
@@ -90,6 +95,7 @@ class AgentRunner {
   ToolStepContext tools_;
   ModelGateway* gateway_;  // null: no models configured
   PolicyHook& policy_;
+  Memory* memory_;  // null: agents work without memory
   std::mutex cache_mutex_;
   std::map<std::string, std::shared_ptr<const AgentDef>> cache_;
 };

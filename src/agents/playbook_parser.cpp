@@ -796,8 +796,9 @@ class PlaybookParser {
 }  // namespace
 
 const std::vector<std::string>& builtin_tool_names() {
-  static const std::vector<std::string> kNames = {"log", "file.write", "file.append", "wait",
-                                                  "emit"};
+  static const std::vector<std::string> kNames = {"log",           "file.write",  "file.append",  "wait",
+                                                  "emit",          "memory.note", "memory.search",
+                                                  "memory.entity"};
   return kNames;
 }
 

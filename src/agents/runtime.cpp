@@ -6,9 +6,23 @@
 #include "agents/planner.h"
 #include "agents/playbook_runner.h"
 #include "connectors/builtin_tools.h"
+#include "core/id.h"
 #include "core/template.h"
+#include "memory/compaction.h"
+#include "memory/memory_tools.h"
 
 namespace cadre {
+
+namespace {
+std::filesystem::path store_path(const Workspace& workspace) {
+  std::filesystem::path path = workspace.config.store.path;
+  return path.is_relative() ? workspace.root / path : path;
+}
+}  // namespace
+
+std::filesystem::path workspace_state_dir(const Workspace& workspace) {
+  return store_path(workspace).parent_path();
+}
 
 Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace) {
   const StoreConfig& config = workspace.config.store;
@@ -16,18 +30,17 @@ Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace) 
     return Status::InvalidArgument("cadre.yaml: store.driver '" + config.driver +
                                    "' is not available in this build");
   }
-  std::filesystem::path path = config.path;
-  if (path.is_relative()) path = workspace.root / path;
   StoreOptions options;
-  options.path = path.string();
+  options.path = store_path(workspace).string();
   options.synchronous_full = config.synchronous == "full";
   options.busy_timeout_ms = static_cast<int>(config.busy_timeout);
   return open_sqlite_store(options);
 }
 
-Result<std::unique_ptr<ToolRegistry>> make_tool_registry() {
+Result<std::unique_ptr<ToolRegistry>> make_tool_registry(Memory* memory) {
   auto registry = std::make_unique<ToolRegistry>();
   CADRE_RETURN_IF_ERROR(register_builtin_tools(*registry));
+  CADRE_RETURN_IF_ERROR(register_memory_tools(*registry, memory));
   return registry;
 }
 
@@ -45,16 +58,18 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   rt->options_ = options;
   const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
-  CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry());
   rt->gateway_ = std::make_unique<ModelGateway>(workspace.config.models, workspace.root,
                                                 rt->store_.get(), clock);
   CADRE_RETURN_IF_ERROR(rt->gateway_->init().with_context("cadre.yaml models"));
   if (!options.record_models.empty())
     CADRE_RETURN_IF_ERROR(rt->gateway_->record_to(options.record_models));
+  CADRE_ASSIGN_OR_RETURN(rt->memory_, open_memory(rt->store_->memory(), workspace.config.memory,
+                                                  rt->gateway_.get(), workspace_state_dir(workspace), clock));
+  CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry(rt->memory_.get()));
   rt->policy_ = std::make_unique<AllowAllPolicy>();
   ToolStepContext tool_env{rt->tools_.get(), workspace.root, &workspace.config.tools};
   rt->agents_ = std::make_unique<AgentRunner>(*rt->store_, workspace, tool_env, rt->gateway_.get(),
-                                              *rt->policy_);
+                                              *rt->policy_, rt->memory_.get());
 
   rt->kernel_ =
       std::make_unique<Kernel>(*rt->store_, clock, workspace.config.kernel, options.worker_id);
@@ -66,6 +81,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   rt->kernel_->register_handler(kAgentTaskKind, std::make_shared<AgentTaskHandler>(*rt->agents_));
   rt->kernel_->register_handler(kPlanTaskKind,
                                 std::make_shared<PlanHandler>(*rt->agents_, PlanLimits{}));
+  const MemoryConfig& memory = workspace.config.memory;
+  rt->kernel_->register_handler(
+      kCompactionTaskKind,
+      std::make_shared<CompactionHandler>(*rt->memory_, rt->gateway_.get(),
+                                          CompactionOptions{memory.compact_older_than, memory.compaction_max_groups}));
   AgentLimits limits;
   for (const auto& [name, agent] : workspace.agents) limits[name] = agent->concurrency;
   rt->kernel_->set_agent_limits(std::move(limits));
@@ -154,6 +174,19 @@ Status Runtime::add_triggers() {
                                         agent->triggers[i].when,
                                         agent->file + ": trigger " + std::to_string(i), start));
     }
+  }
+  if (!workspace_->config.memory.compaction_cron.empty()) {
+    TriggerDef when;
+    when.kind = TriggerDef::Kind::kCron;
+    when.cron = workspace_->config.memory.compaction_cron;
+    when.catchup = Catchup::kLatest;  // a run missed while stopped still happens once
+    auto start = [this](const Json&, const std::string& source, const std::string& dedupe,
+                        TimeMs at) -> Result<RunStarted> {
+      RunStarted started{new_id("obj", at), true};
+      CADRE_ASSIGN_OR_RETURN(started.created, start_compaction(*store_, started.objective_id, source, dedupe, at));
+      return started;
+    };
+    CADRE_RETURN_IF_ERROR(add_trigger("memory.compaction", when, "cadre.yaml: memory.compaction.cron", start));
   }
   return Status::Ok();
 }

@@ -17,17 +17,22 @@
 #include "kernel/kernel.h"
 #include "kernel/tool.h"
 #include "kernel/trigger_scheduler.h"
+#include "memory/memory.h"
 #include "models/gateway.h"
 #include "policy/policy_hook.h"
 #include "store/store.h"
 
 namespace cadre {
 
+// Where the workspace keeps its state: the folder of its database (.cadre/).
+std::filesystem::path workspace_state_dir(const Workspace& workspace);
+
 // The store named by the workspace's cadre.yaml (path relative to the root).
 Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace);
 
-// The built-in tools plus connectors' tools (later releases).
-Result<std::unique_ptr<ToolRegistry>> make_tool_registry();
+// The built-in tools, memory's tools, plus connectors' tools (later
+// releases). `memory` may be null where tools are only declared.
+Result<std::unique_ptr<ToolRegistry>> make_tool_registry(Memory* memory = nullptr);
 
 // What loading a workspace needs to know of the tools: names and argument schemas.
 LoadOptions load_options_for(const ToolRegistry& tools);
@@ -52,13 +57,14 @@ class Runtime {
   Kernel& kernel() { return *kernel_; }
   const ToolRegistry& tools() const { return *tools_; }
   ModelGateway& models() { return *gateway_; }
+  Memory& memory() { return *memory_; }
 
  private:
   Runtime() = default;
   // What a trigger fire starts, from its template scope, source and dedupe key.
   using StartFn = std::function<Result<RunStarted>(const Json& context, const std::string& source,
                                                    const std::string& dedupe, TimeMs at)>;
-  // The playbooks' and the agents' triggers.
+  // The playbooks' and the agents' triggers, and memory compaction's.
   Status add_triggers();
   // Schedules one cron or event trigger; each fire calls `start` and wakes
   // the kernel. `where` names the definition in errors.
@@ -70,6 +76,7 @@ class Runtime {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ToolRegistry> tools_;
   std::unique_ptr<ModelGateway> gateway_;
+  std::unique_ptr<Memory> memory_;
   std::unique_ptr<PolicyHook> policy_;
   std::unique_ptr<AgentRunner> agents_;
   std::unique_ptr<Kernel> kernel_;

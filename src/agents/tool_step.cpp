@@ -56,7 +56,8 @@ Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,
                        call.deadline,
                        env.workspace_root,
                        &context.clock(),
-                       &call.retry_after};
+                       &call.retry_after,
+                       {context.task().id, call.seq, options.agent, options.memory_scopes}};
     return tool->invoke(tool_call);
   });
 }

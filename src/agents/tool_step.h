@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "kernel/task_context.h"
@@ -27,6 +28,8 @@ struct ToolStepOptions {
   std::optional<RetryPolicy> retry;  // empty: the tool's default
   DurationMs timeout = 0;
   std::string label;  // who asks, for errors: "step 'send'", "agent 'support'"
+  std::string agent;  // the agent calling, "" for a playbook step
+  std::vector<std::string> memory_scopes;  // the agent's
 };
 
 Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,

@@ -11,6 +11,7 @@
 #include "agents/playbook_parser.h"
 #include "core/config_loader.h"
 #include "core/yaml_util.h"
+#include "kernel/cron.h"
 
 namespace cadre {
 namespace {
@@ -152,6 +153,10 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
   workspace.root = absolute_root;
   if (auto text = read_text_file(absolute_root / "cadre.yaml"); text.ok()) {
     workspace.config = load_config(*text, "cadre.yaml", diagnostics, options.known_tools);
+    const std::string& cron = workspace.config.memory.compaction_cron;
+    if (auto schedule = CronSchedule::parse(cron, "UTC"); !cron.empty() && !schedule.ok()) {
+      diagnostics->add("cadre.yaml", 0, 0, "memory.compaction.cron", schedule.status().message());
+    }
   } else {
     diagnostics->add("cadre.yaml", 0, 0, "", "cannot read the file: " + text.status().message());
   }

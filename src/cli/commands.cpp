@@ -76,6 +76,20 @@ void print_model_step(const Json& step) {
   }
 }
 
+// An agent's opening: what memory put in its prompt, each item with its source and why.
+void print_context_step(const Json& step) {
+  const Json& output = step["output"];
+  if (!output.is_object()) return;
+  if (!output.contains("memory")) {
+    std::cout << "        memory  nothing bore on the task\n";
+    return;
+  }
+  for (const auto& item : output["memory"]) {
+    std::cout << fmt::format("        memory  {:<9} {}  ({}; {} tokens)\n", item.value("kind", ""),
+                             item.value("source", ""), item.value("why", ""), item.value("tokens", 0));
+  }
+}
+
 void print_trace(const Json& trace) {
   const Json& o = trace["objective"];
   std::cout << fmt::format("objective {}  {}\n", o["id"].get<std::string>(),
@@ -128,6 +142,8 @@ void print_trace(const Json& trace) {
           duration_text(s["started_at"].get<TimeMs>(), s["finished_at"].get<TimeMs>()));
       if (s["kind"] == "model") {
         print_model_step(s);
+      } else if (s["kind"] == "context") {
+        print_context_step(s);
       } else {
         if (!s["input"].is_null()) std::cout << "        in  " << short_json(s["input"]) << "\n";
         if (!s["output"].is_null()) std::cout << "        out " << short_json(s["output"]) << "\n";

@@ -50,4 +50,27 @@ int cmd_ask(const GlobalOptions& global, const std::string& agent, const std::st
             const std::vector<std::string>& inputs, double timeout_s, bool json);
 int cmd_agents(const GlobalOptions& global, bool json);
 
+struct MemoryNoteArgs {
+  std::string text;
+  std::vector<std::string> entities;  // KIND:NAME
+  std::string scope = "shared";
+  std::string type = "note";
+  std::vector<std::string> facts;     // name=value
+  std::string at;                     // when it happened: a time, or a duration ago; "": now
+  bool json = false;
+};
+struct MemorySearchArgs {
+  std::string query;
+  std::vector<std::string> entities;
+  std::string scope, type, since, until;
+  int limit = 10;
+  bool raw = false;                   // events even where a summary covers them
+  bool json = false;
+};
+int cmd_memory_note(const GlobalOptions& global, const MemoryNoteArgs& args);
+int cmd_memory_search(const GlobalOptions& global, const MemorySearchArgs& args);
+int cmd_memory_entity(const GlobalOptions& global, const std::string& key, bool json);
+int cmd_memory_compact(const GlobalOptions& global, double timeout_s, bool json);
+int cmd_memory_reindex(const GlobalOptions& global, bool json);
+
 }  // namespace cadre

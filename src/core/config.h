@@ -68,6 +68,20 @@ struct ModelsConfig {
   int embed_batch = 64;                        // texts per embeddings request
 };
 
+// Memory (src/memory/): how documents are embedded, when old events are
+// compacted into summaries, and how much of an agent's prompt memory fills.
+struct MemoryConfig {
+  std::string embedder = "auto";          // auto (the embed tier if configured, else builtin) | builtin | model
+  int builtin_dims = 256;                 // the feature-hashing embedder's vector size
+  std::string compaction_cron = "0 3 * * 0";  // when compaction runs (UTC); "" never by schedule
+  DurationMs compact_older_than = 30LL * 24 * 3600 * 1000;  // events older than this are summarized
+  int compaction_max_groups = 200;        // summaries written per compaction run at most
+  int context_tokens = 1500;              // memory's share of an agent prompt (estimated tokens)
+  int context_recent = 8;                 // working memory: newest events of the agent's scopes
+  double recency_weight = 0.2;            // 0: rank by relevance only; 1: age weighs fully
+  DurationMs recency_half_life = 30LL * 24 * 3600 * 1000;
+};
+
 struct WorkspaceConfig {
   std::string name = "workspace";
   StoreConfig store;
@@ -75,6 +89,7 @@ struct WorkspaceConfig {
   ServerConfig server;
   std::map<std::string, ToolLimits> tools;  // per-tool limits by tool name
   ModelsConfig models;
+  MemoryConfig memory;
 };
 
 }  // namespace cadre

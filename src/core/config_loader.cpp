@@ -333,6 +333,64 @@ void read_models(YamlReader& reader, const YamlField& section, ModelsConfig* mod
   }
 }
 
+void read_memory(YamlReader& reader, const YamlField& section, MemoryConfig* memory) {
+  auto map = reader.read_map(section, {"embedder", "builtin_dims", "compaction", "context", "recency"});
+  if (!map) return;
+  if (const auto* f = map->find("embedder")) {
+    static const std::vector<std::string> kEmbedders = {"auto", "builtin", "model"};
+    if (auto v = reader.as_string(*f)) {
+      if (std::find(kEmbedders.begin(), kEmbedders.end(), *v) == kEmbedders.end()) {
+        reader.error(*f, "unknown embedder '" + *v + "' (auto, builtin or model)");
+      } else {
+        memory->embedder = *v;
+      }
+    }
+  }
+  if (const auto* f = map->find("builtin_dims")) {
+    if (auto v = reader.as_int(*f, 16, 4096)) memory->builtin_dims = static_cast<int>(*v);
+  }
+  auto read_duration = [&](const YamlMap& m, const char* name, DurationMs min, DurationMs* out) {
+    if (const auto* f = m.find(name)) {
+      if (auto v = reader.as_duration(*f, min)) {
+        if (*v > kMaxDuration) {
+          reader.error(*f, "must be at most 365d");
+        } else {
+          *out = *v;
+        }
+      }
+    }
+  };
+  if (const auto* f = map->find("compaction")) {
+    if (auto c = reader.read_map(*f, {"cron", "older_than", "max_groups"})) {
+      if (const auto* g = c->find("cron")) {
+        if (auto v = reader.as_string(*g)) memory->compaction_cron = *v;
+      }
+      read_duration(*c, "older_than", 3600 * 1000, &memory->compact_older_than);
+      if (const auto* g = c->find("max_groups")) {
+        if (auto v = reader.as_int(*g, 1, 100000)) memory->compaction_max_groups = static_cast<int>(*v);
+      }
+    }
+  }
+  if (const auto* f = map->find("context")) {
+    if (auto c = reader.read_map(*f, {"tokens", "recent"})) {
+      if (const auto* g = c->find("tokens")) {
+        if (auto v = reader.as_int(*g, 0, 1000000)) memory->context_tokens = static_cast<int>(*v);
+      }
+      if (const auto* g = c->find("recent")) {
+        if (auto v = reader.as_int(*g, 0, 1000)) memory->context_recent = static_cast<int>(*v);
+      }
+    }
+  }
+  if (const auto* f = map->find("recency")) {
+    if (auto c = reader.read_map(*f, {"weight", "half_life"})) {
+      if (const auto* g = c->find("weight")) {
+        if (auto v = reader.as_number(*g, 0, 1)) memory->recency_weight = *v;
+      }
+      read_duration(*c, "half_life", 1, &memory->recency_half_life);
+    }
+  }
+}
+
 }  // namespace
 
 WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
@@ -345,8 +403,8 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
   YamlReader reader(file, diagnostics);
   try {
     auto map =
-        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools", "models"},
-                        {"connectors", "memory", "policies", "secrets", "agents"});
+        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools", "models", "memory"},
+                        {"connectors", "policies", "secrets", "agents"});
     if (!map) return config;
     if (const auto* f = map->find("name")) {
       if (auto v = reader.as_string(*f)) {
@@ -362,6 +420,7 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
     if (const auto* f = map->find("server")) read_server(reader, *f, &config.server);
     if (const auto* f = map->find("tools")) read_tools(reader, *f, known_tools, &config.tools);
     if (const auto* f = map->find("models")) read_models(reader, *f, &config.models);
+    if (const auto* f = map->find("memory")) read_memory(reader, *f, &config.memory);
   } catch (const std::exception& e) {
     // yaml-cpp may throw on malformed nodes; never let it escape.
     reader.error({0, 0}, "", std::string("internal YAML error: ") + e.what());

@@ -147,7 +147,7 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   CADRE_RETURN_IF_ERROR(flush({StepStarted{seq, options.name, options.kind, key, input, attempt, started}}));
   journal_bytes_ += json_size(input);
 
-  StepCall call{key, attempt, options.timeout > 0 ? started + options.timeout : 0, -1};
+  StepCall call{seq, key, attempt, options.timeout > 0 ? started + options.timeout : 0, -1};
   Result<Json> out = effect(call);
   const TimeMs finished = env_.clock->now_ms();
   bool effect_happened = false;  // an oversized result: the effect is done, so never retry it

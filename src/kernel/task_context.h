@@ -49,6 +49,7 @@ struct StepOptions {
 
 // Handed to a step's effect.
 struct StepCall {
+  int seq = 0;                  // the step's place in the task's journal
   std::string idempotency_key;
   int attempt = 1;
   TimeMs deadline = 0;

@@ -34,6 +34,15 @@ struct ToolSpec {
   RetryPolicy retry;         // default; a step's `retry:` overrides it
 };
 
+// Who asks for a tool call: provenance for tools that record it (memory),
+// and the memory scopes an agent may read and write (empty: not an agent).
+struct ToolCaller {
+  std::string task_id;
+  int step_seq = 0;
+  std::string agent;                       // "" for a playbook step
+  std::vector<std::string> memory_scopes;
+};
+
 // What a tool receives besides its arguments.
 struct ToolCall {
   Json args;
@@ -43,6 +52,7 @@ struct ToolCall {
   std::filesystem::path workspace_root;
   const Clock* clock = nullptr;
   DurationMs* retry_after = nullptr;  // a tool may ask for at least this delay before a retry
+  ToolCaller caller = {};
 };
 
 class Tool {

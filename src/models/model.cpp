@@ -5,6 +5,8 @@
 // wrote: a missing optional field takes its default.
 #include "models/model.h"
 
+#include <regex>
+
 #include "core/hash.h"
 
 namespace cadre {
@@ -233,6 +235,13 @@ Result<ChatResponse> chat_response_from_json(const Json& j) {
 
 std::string request_key(const ChatRequest& request) {
   return sha256_hex(dump_json(to_json(request)));
+}
+
+std::string replay_key(const ChatRequest& request) {
+  // Ids: obj_/tsk_/evt_/mem_/sum_ + 26 characters; times: 2026-11-25 and 2026-11-25T08:00:00.000Z.
+  static const std::regex kVolatile(
+      R"((obj|tsk|evt|mem|sum)_[0-9A-Za-z]{26}|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?)");
+  return sha256_hex(std::regex_replace(dump_json(to_json(request)), kVolatile, "~"));
 }
 
 std::string embed_key(const std::vector<std::string>& texts) {

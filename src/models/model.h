@@ -65,6 +65,10 @@ Result<ChatResponse> chat_response_from_json(const Json& j);
 // Hex SHA-256 of the canonical JSON of the request: the same request gives
 // the same key in every process and on every machine.
 std::string request_key(const ChatRequest& request);
+// What a recording is matched by: the request key with the ids and times
+// Cadre itself puts in prompts (memory items carry their event ids and
+// dates) masked, since they differ on every run.
+std::string replay_key(const ChatRequest& request);
 
 // The recording key of one embeddings request: hex SHA-256 of the texts as a
 // JSON array.

@@ -4,7 +4,8 @@
 //   {"kind":"embed","key":K,"texts":[..],"vectors":[[..],..]}
 // A chat line may also hold "cached": true (the response cache answered it
 // while recording); replay treats it like any other.
-// A chat line's key is recomputed from its request rather than trusted, so a
+// A chat line's key is recomputed from its request (replay_key: ids and
+// times Cadre puts in prompts are masked) rather than trusted, so a
 // recording keeps matching after the neutral request gains a field with a
 // default, and a hand-edited request still finds its answer.
 #include <algorithm>
@@ -72,7 +73,7 @@ class ReplayProvider final : public ModelProvider {
   Result<ChatResponse> chat(const ModelEndpoint&, const std::string&, const ChatRequest& request,
                             DurationMs* retry_after) override {
     if (retry_after != nullptr) *retry_after = -1;
-    std::string key = request_key(request);
+    std::string key = replay_key(request);
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = chats_.find(key);
     if (it == chats_.end()) {
@@ -132,7 +133,7 @@ class ReplayProvider final : public ModelProvider {
     if (response == j.end()) return Status::InvalidArgument("response: required field is missing");
     Result<ChatResponse> parsed_response = chat_response_from_json(*response);
     if (!parsed_response.ok()) return parsed_response.status().with_context("response");
-    chats_[request_key(*parsed_request)].answers.push_back(std::move(parsed_response).value());
+    chats_[replay_key(*parsed_request)].answers.push_back(std::move(parsed_response).value());
     return Status::Ok();
   }
 

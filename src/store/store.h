@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/memory_store.h"
 #include "store/records.h"
 
 namespace cadre {
@@ -244,6 +245,9 @@ class Store {
   // output_tokens, cost_usd}, optionally for one agent's tasks only. Tokens
   // of answers the cache gave are not counted (nothing was spent on them).
   virtual Result<Json> model_usage(TimeMs since, const std::string& agent = "") = 0;
+
+  // --- memory: the event log, entities, summaries, indexes (memory_store.h) ---
+  virtual MemoryStore& memory() = 0;
 
   virtual StoreStats stats() const = 0;
 };

@@ -165,7 +165,8 @@ TEST(AgentLoop, AToolCallRunsAndItsResultGoesBackToTheModelBeforeTheFinalAnswer)
   EXPECT_EQ(trace["objective"]["state"], "succeeded");
   Json task = task_of(trace, "writer");
   EXPECT_EQ(step_names(task), (std::vector<std::string>{"context/context", "model.small/model",
-                                                        "file.write/tool", "model.small/model"}));
+                                                        "file.write/tool", "model.small/model",
+                                                        "memory.outcome/memory"}));
   // The journaled model answer is the call the tool result answered.
   auto models = model_steps(task);
   ASSERT_EQ(models.size(), 2u);
@@ -339,10 +340,13 @@ TEST(AgentModelFallback, WhenNothingListensOnThePrimaryPortTheFallbackAnswers) {
   EXPECT_EQ(call["failures"][0]["provider"], "openai") << call;
 }
 
+// Memory adds nothing to prompts here: otherwise the first ask's outcome
+// would open the second one's prompt, and the requests would differ.
 std::string cached_models(const ScriptedModelServer& server) {
   return "  tiers:\n" + tier("small", "openai", "m-small", server) +
          "  prices: {m-small: {input_per_mtok: 1.0, output_per_mtok: 2.0}}\n"
-         "  cache_ttl: 1h\n";
+         "  cache_ttl: 1h\n"
+         "memory: {context: {tokens: 0}}\n";
 }
 
 TEST(AgentModelCache, TheSameAskTwiceReachesTheModelOnceAndTheSecondCostsNothing) {
@@ -449,7 +453,8 @@ TEST(AgentCrash, AKillBetweenAModelCallAndTheNextToolCallNeverRepeatsTheModelCal
   EXPECT_TRUE(contains(tool[0]["content"], "waited_until")) << tool[0];
   Json task = task_of(trace_of(ws, id), "waiter");
   EXPECT_EQ(step_names(task), (std::vector<std::string>{"context/context", "model.small/model",
-                                                        "wait/wait", "model.small/model"}));
+                                                        "wait/wait", "model.small/model",
+                                                        "memory.outcome/memory"}));
   EXPECT_EQ(task["output"]["text"], "waited and done");
 }
 
@@ -495,7 +500,8 @@ TEST(AgentCrash, AKillDuringTheNextModelCallRepeatsOnlyThatCall) {
   Json task = task_of(trace_of(ws, id), "writer");
   EXPECT_EQ(task["output"]["text"], "answered after the restart");
   EXPECT_EQ(step_names(task), (std::vector<std::string>{"context/context", "model.small/model",
-                                                        "file.write/tool", "model.small/model"}));
+                                                        "file.write/tool", "model.small/model",
+                                                        "memory.outcome/memory"}));
 }
 
 TEST(AgentCrash, AnAskRightAfterServeWasKilledRunsTheObjectiveItself) {
@@ -563,7 +569,8 @@ TEST(AgentModelReplay, ARecordedConversationReplaysWithoutAnyProvider) {
   Json task = task_of(trace_of(ws, first_line(replay.out)), "writer");
   EXPECT_EQ(step_names(task), recorded_steps);
   EXPECT_EQ(step_names(task), (std::vector<std::string>{"context/context", "model.small/model",
-                                                        "file.write/tool", "model.small/model"}));
+                                                        "file.write/tool", "model.small/model",
+                                                        "memory.outcome/memory"}));
   EXPECT_EQ(model_steps(task).back()["output"]["call"]["provider"], "replay");
 
   CommandResult unknown =
@@ -828,7 +835,7 @@ TEST(AgentLoop, ToolsOutsideTheAgentsListOrWithBadArgumentsAreRefusedToTheModel)
   EXPECT_TRUE(contains(results[1]["content"].get<std::string>(), "invalid arguments for log")) << results[1];
   std::vector<std::string> names = step_names(task_of(trace_of(ws, first_line(ask.out)), "reader"));
   EXPECT_EQ(names, (std::vector<std::string>{"context/context", "model.small/model", "model.small/model",
-                                             "model.small/model"}));
+                                             "model.small/model", "memory.outcome/memory"}));
 }
 
 // A playbook step can hand its work to an agent: `with` gives its inputs and

@@ -355,6 +355,13 @@ TEST_F(Cli, TheSaasFounderAgentsCarryOutTheDemoObjectiveFromTheirRecording) {
   std::vector<std::string> keys;
   for (const auto& task : tasks) keys.push_back(task["key"]);
   EXPECT_EQ(keys, (std::vector<std::string>{"plan", "welcome", "digest"}));
+  // Customer success recorded what it learned; memory knows Acme now.
+  CommandResult acme = cadre({"memory", "entity", "customer:acme", "--json"});
+  ASSERT_EQ(acme.exit_code, kExitOk) << acme.err;
+  Json entity = json_of(acme);
+  bool seats = false;
+  for (const auto& fact : entity["facts"]) seats |= fact["name"] == "seats" && fact["value"] == 5;
+  EXPECT_TRUE(seats) << entity;
   // A different objective is not in the recording: a clear error, not a guess.
   CommandResult other = cadre({"ask", "ops", "Summarise yesterday.", "--timeout", "30"});
   EXPECT_EQ(other.exit_code, kExitRunFailed) << other.out << other.err;

@@ -123,6 +123,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, bool c
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += synchronous_full ? "FULL;" : "NORMAL;";
   pragmas += "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA mmap_size=268435456;";
+  pragmas += "PRAGMA journal_size_limit=67108864;";  // a WAL that starts over shrinks back to 64 MiB
   // Switching a new database to WAL takes an exclusive lock and may answer
   // "busy" at once, without the busy handler, when another process opens it
   // at the same moment: try again until the busy timeout.

@@ -446,6 +446,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
   store->writer_ = std::make_unique<GroupCommitWriter>(std::move(db), options.max_batch);
+  store->memory_ = std::make_unique<SqliteMemoryStore>(
+      *store->writer_, [s = store.get()](const std::function<Status(SqliteDb&)>& fn) {
+        return s->read<bool>([&](SqliteDb& db) -> Result<bool> {
+                  CADRE_RETURN_IF_ERROR(fn(db));
+                  return true;
+                })
+            .status();
+      });
   if (version != static_cast<int>(sqlite_schema::migrations().size()))
     CADRE_RETURN_IF_ERROR(store->migrate());
   store->checkpointer_ = std::thread([s = store.get()] { s->checkpoint_loop(); });
@@ -462,6 +470,10 @@ SqliteStore::~SqliteStore() {
   writer_.reset();  // drains pending writes; closing the last connection checkpoints
 }
 
+namespace {
+constexpr int kRestartWalPages = 16384;  // 64 MiB of 4 KiB pages
+}  // namespace
+
 void SqliteStore::checkpoint_loop() {
   pthread_setname_np(pthread_self(), "cadre-checkpoint");
   auto db = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full,
@@ -474,7 +486,16 @@ void SqliteStore::checkpoint_loop() {
       if (closing_) return;
     }
     // PASSIVE: copies what it can without blocking the writer or readers.
-    (void)(*db)->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    // Under continuous writes that never lets the WAL start over, so it
+    // would grow without bound (1.2 GB for a 170 MB database was measured):
+    // past kRestartWalPages, RESTART waits (up to the busy timeout) for
+    // readers to leave the WAL so the next write starts at its beginning.
+    int log_pages = 0, copied = 0;
+    sqlite3* handle = (*db)->handle();
+    if (sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied) == SQLITE_OK &&
+        log_pages > kRestartWalPages) {
+      (void)sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    }
   }
 }
 
@@ -493,6 +514,8 @@ Result<T> SqliteStore::read(const std::function<Result<T>(SqliteDb&)>& fn) {
                                  options_.busy_timeout_ms);
     if (!opened.ok()) return opened.status();
     db = std::move(opened).value();
+    Status prepared = memory_ ? memory_->prepare_reader(*db) : Status::Ok();
+    if (!prepared.ok()) return prepared;
   }
   Result<T> result = fn(*db);
   std::lock_guard lock(readers_mutex_);

@@ -15,6 +15,7 @@
 
 #include "store/sqlite/group_commit_writer.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_memory_store.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -61,6 +62,7 @@ class SqliteStore final : public Store {
   Result<Json> cache_get(const std::string& key, TimeMs now) override;
   Status cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) override;
   Result<Json> model_usage(TimeMs since, const std::string& agent) override;
+  MemoryStore& memory() override { return *memory_; }
   StoreStats stats() const override;
 
  private:
@@ -74,6 +76,7 @@ class SqliteStore final : public Store {
 
   StoreOptions options_;
   std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<SqliteMemoryStore> memory_;  // shares writer_ and the read connections
   // Copies the WAL back into the database file off the writer's thread, so
   // commits never pay for checkpoints.
   std::thread checkpointer_;
