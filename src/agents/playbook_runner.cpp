@@ -268,8 +268,11 @@ Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef&
     return agents_->run(context, *agent, job);
   }
   ToolStepContext env{&tools_, root_, &tool_limits_};
-  return run_tool_step(context, env, step.uses, args,
-                       {step.retry, step.timeout.value_or(0), "step '" + step.id + "'"});
+  ToolStepOptions options;
+  options.retry = step.retry;
+  options.timeout = step.timeout.value_or(0);
+  options.label = "step '" + step.id + "'";
+  return run_tool_step(context, env, step.uses, args, options);
 }
 
 }  // namespace cadre

@@ -33,14 +33,6 @@ Json current_versions(const Workspace& workspace) {
   return versions;
 }
 
-std::string one_line(std::string text, size_t max = 200) {
-  for (char& c : text) {
-    if (c == '\n') c = ' ';
-  }
-  if (text.size() > max) text = text.substr(0, max - 3) + "...";
-  return text;
-}
-
 // A model call: who answered, what it cost, what it was asked last and what it said.
 void print_model_step(const Json& step) {
   const Json& input = step["input"];

@@ -41,15 +41,6 @@ Result<TimeMs> parse_when(const std::string& option, const std::string& text) {
                                  "' is neither a time (2026-11-01T09:00:00Z) nor a duration ago (30d)");
 }
 
-std::string day_of(TimeMs at) { return format_time_utc(at).substr(0, 10); }
-
-std::string one_line(std::string text, size_t max) {
-  for (char& c : text) {
-    if (c == '\n') c = ' ';
-  }
-  return text.size() > max ? text.substr(0, max) + "…" : text;
-}
-
 std::string joined(const Json& list) {
   std::string out;
   for (const auto& item : list) out += (out.empty() ? "" : " ") + item.get<std::string>();
@@ -128,7 +119,7 @@ int cmd_memory_search(const GlobalOptions& global, const MemorySearchArgs& args)
       if (retriever == "via") continue;
       matched += (matched.empty() ? "" : ", ") + retriever + " #" + std::to_string(rank.get<int>());
     }
-    std::cout << fmt::format("{:>2}. {:.4f}  {:<8} {}  {}  {}\n", ++n, hit.score, hit.type, day_of(hit.at),
+    std::cout << fmt::format("{:>2}. {:.4f}  {:<8} {}  {}  {}\n", ++n, hit.score, hit.type, format_date_utc(hit.at),
                              hit.id, joined(Json(hit.entities)));
     std::cout << "    " << one_line(hit.text, 240) << "\n";
     std::cout << "    matched: " << matched;

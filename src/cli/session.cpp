@@ -37,6 +37,14 @@ void print_json(const Json& value) {
   std::cout << value.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
+std::string one_line(std::string text, size_t max) {
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  if (text.size() > max) text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
 std::string short_json(const Json& value, size_t max) {
   if (value.is_null()) return "-";
   std::string text = dump_json(value);

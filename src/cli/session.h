@@ -27,6 +27,8 @@ int session_error(const Status& status);
 TimeMs now_ms();
 void print_json(const Json& value);
 std::string short_json(const Json& value, size_t max = 160);
+// Text on one line (newlines as spaces), cut to `max` with "...".
+std::string one_line(std::string text, size_t max = 200);
 // A live `serve`/`worker` would carry out new work (dead local processes do not count).
 bool worker_alive(Store& store);
 // `--input k=v` pairs over an optional `--inputs-json` object.

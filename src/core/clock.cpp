@@ -18,6 +18,8 @@ SystemClock& SystemClock::instance() {
   return clock;
 }
 
+std::string format_date_utc(TimeMs t) { return format_time_utc(t).substr(0, 10); }
+
 std::string format_time_utc(TimeMs t) {
   time_t secs = static_cast<time_t>(t / 1000);
   int ms = static_cast<int>(t % 1000);

@@ -41,6 +41,8 @@ class ManualClock final : public Clock {
 
 // "2026-11-25T02:15:39.123Z"
 std::string format_time_utc(TimeMs t);
+// The UTC day of t: "2026-11-25".
+std::string format_date_utc(TimeMs t);
 // Midnight UTC of the day `t` falls in: where "today" starts for daily budgets.
 inline TimeMs utc_day_start(TimeMs t) { return t - t % (24 * 3600 * 1000); }
 

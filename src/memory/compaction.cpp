@@ -44,10 +44,8 @@ std::vector<std::string> sentences_of(const std::string& text) {
   return out;
 }
 
-std::string day_of(TimeMs at) { return format_time_utc(at).substr(0, 10); }
-
 std::string group_header(const CompactionGroup& group, size_t events) {
-  return group.subject + ", week of " + day_of(group.period_start) + " (" + std::to_string(events) +
+  return group.subject + ", week of " + format_date_utc(group.period_start) + " (" + std::to_string(events) +
          (events == 1 ? " event" : " events") + ")";
 }
 
@@ -119,7 +117,7 @@ std::string extractive_summary(const std::vector<MemoryEvent>& events, size_t ma
   }
   std::sort(chosen.begin(), chosen.end());
   std::string out;
-  for (size_t i : chosen) out += day_of(sentences[i].at) + ": " + sentences[i].text + "\n";
+  for (size_t i : chosen) out += format_date_utc(sentences[i].at) + ": " + sentences[i].text + "\n";
   if (chosen.size() < sentences.size()) {
     out += "(" + std::to_string(sentences.size() - chosen.size()) + " more sentences in the source events)\n";
   }
@@ -152,7 +150,7 @@ Result<std::pair<std::string, std::string>> CompactionHandler::summarize(
 
   std::string log;
   for (const auto& e : events) {
-    std::string line = day_of(e.at) + " (" + e.type + ") " + e.text;
+    std::string line = format_date_utc(e.at) + " (" + e.type + ") " + e.text;
     if (!e.facts.empty()) line += " [facts: " + dump_json(e.facts) + "]";
     if (log.size() + line.size() + 1 > kMaxPromptChars) {
       log += "(the remaining events are left out for length)\n";

@@ -21,11 +21,9 @@ std::string one_line(std::string text) {
   return text;
 }
 
-std::string day_of(TimeMs at) { return format_time_utc(at).substr(0, 10); }
-
 std::string event_line(const std::string& id, TimeMs at, const std::string& type,
                        const std::vector<std::string>& entities, const std::string& text) {
-  std::string tags = id + " " + day_of(at) + " " + type;
+  std::string tags = id + " " + format_date_utc(at) + " " + type;
   for (const auto& e : entities) tags += " " + e;
   return "[" + tags + "] " + one_line(clip(text));
 }
@@ -71,7 +69,7 @@ Result<std::vector<ContextItem>> assemble_context(Memory& memory, const ContextR
     std::string text = key + ":";
     for (const auto& fact : entity->facts) {
       std::string value = fact.value.is_string() ? fact.value.get<std::string>() : dump_json(fact.value);
-      text += " " + fact.name + "=" + one_line(clip(value)) + " (" + fact.event_id + ", " + day_of(fact.at) + ");";
+      text += " " + fact.name + "=" + one_line(clip(value)) + " (" + fact.event_id + ", " + format_date_utc(fact.at) + ");";
     }
     text.pop_back();
     offer({"fact", key, text, "named in the task"});

@@ -39,6 +39,7 @@
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -52,6 +53,7 @@ using Graph = hnswlib::HierarchicalNSW<float>;
 
 constexpr size_t kInitialCapacity = 1024;
 constexpr int kCatchUpPage = 4096;
+constexpr size_t kParallelAddMin = 256;  // smaller batches are added on the calling thread
 constexpr std::string_view kSidecarFormat = "cadre-vector-index-v1";
 
 // The fixed header hnswlib 0.6's saveIndex writes before the elements.
@@ -408,24 +410,43 @@ struct VectorIndex::Impl {
       return Status::InvalidArgument("vector index: vectors of " + std::to_string(new_dims) +
                                      " values, the index holds vectors of " + std::to_string(dims));
     }
-    size_t added = 0;
     try {
       const size_t needed = graph->cur_element_count + vectors.size();
       if (needed > graph->max_elements_)
         graph->resizeIndex(std::max(needed, 2 * graph->max_elements_));
-      for (const StoredVector& v : vectors) {
-        graph->addPoint(v.values.data(), static_cast<hnswlib::labeltype>(v.label));
-        last_vseq = std::max(last_vseq, v.vseq);
-        ++added;
-      }
     } catch (const std::exception& e) {
-      ++version;
-      added_since_save += static_cast<int64_t>(added);
-      return Status::Internal("vector index: adding vectors failed after " + std::to_string(added) +
-                              " of " + std::to_string(vectors.size()) + ": " + e.what());
+      return Status::Internal(std::string("vector index: cannot grow: ") + e.what());
     }
+    // hnswlib inserts distinct labels concurrently (per-node locks): a large
+    // batch is split over the cores, which is most of the cost of indexing.
+    const size_t threads =
+        vectors.size() < kParallelAddMin ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    std::atomic<size_t> next{0}, added{0};
+    std::mutex error_mutex;
+    std::string error;
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < vectors.size();) {
+        try {
+          graph->addPoint(vectors[i].values.data(), static_cast<hnswlib::labeltype>(vectors[i].label));
+          added.fetch_add(1);
+        } catch (const std::exception& e) {
+          std::lock_guard lock(error_mutex);
+          if (error.empty()) error = e.what();
+          next.store(vectors.size());  // stop every thread
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
     ++version;
-    added_since_save += static_cast<int64_t>(added);
+    added_since_save += static_cast<int64_t>(added.load());
+    if (!error.empty()) {
+      return Status::Internal("vector index: adding vectors failed after " + std::to_string(added.load()) +
+                              " of " + std::to_string(vectors.size()) + ": " + error);
+    }
+    for (const StoredVector& v : vectors) last_vseq = std::max(last_vseq, v.vseq);
     return Status::Ok();
   }
 
