@@ -560,10 +560,12 @@ Status VectorIndex::catch_up(MemoryStore& store) {
                                 std::to_string(after));
       }
       CADRE_RETURN_IF_ERROR(add(page));
-      if (!d.options.file.empty() && d.added_since_save >= d.options.save_every)
-        CADRE_RETURN_IF_ERROR(save());
       if (static_cast<int>(page.size()) < kCatchUpPage) break;
     }
+    // Once at the end: saving after every page rewrote the whole file each
+    // time (220 saves of up to 1.2 GB while indexing 1M vectors).
+    if (!d.options.file.empty() && d.added_since_save >= d.options.save_every)
+      CADRE_RETURN_IF_ERROR(save());
     CADRE_ASSIGN_OR_RETURN(VectorState after, store.vector_state());
     if (after.generation == state.generation && after.embedder == state.embedder)
       return Status::Ok();

@@ -25,7 +25,7 @@ struct VectorIndexOptions {
   std::filesystem::path file;   // "" : kept in memory only
   int m = 16;                   // hnswlib graph degree
   int ef_construction = 100;
-  int ef_search = 64;           // raised to k when k is larger
+  int ef_search = 128;          // raised to k when k is larger (64 found 41% of the exact top 50 for short queries)
   int64_t save_every = 2000;    // save after this many vectors were added since the last save
 };
 

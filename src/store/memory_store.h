@@ -149,8 +149,11 @@ class MemoryStore {
 
   // How many events contain each of `terms` (plain words; the full-text
   // index's stemmer applies), for leaving out words too common to tell
-  // events apart. Counts are cached and may lag appends by up to a tenth.
-  virtual Result<std::vector<int64_t>> event_frequencies(const std::vector<std::string>& terms) = 0;
+  // events apart. Counting stops past `at_most` (at_most + 1 is returned
+  // then), so a common word costs no more than a rare one. Counts are
+  // cached and may lag appends by up to a tenth.
+  virtual Result<std::vector<int64_t>> event_frequencies(const std::vector<std::string>& terms,
+                                                         int64_t at_most) = 0;
 
   // --- summaries ---
   // Writes a summary and its links in one transaction; a summary with the

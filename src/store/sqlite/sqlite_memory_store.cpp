@@ -909,14 +909,18 @@ Result<std::vector<RankedLabel>> SqliteMemoryStore::lexical_search(const std::st
   });
 }
 
-Result<std::vector<int64_t>> SqliteMemoryStore::event_frequencies(const std::vector<std::string>& terms) {
+Result<std::vector<int64_t>> SqliteMemoryStore::event_frequencies(const std::vector<std::string>& terms,
+                                                                    int64_t at_most) {
   CADRE_ASSIGN_OR_RETURN(int64_t events, event_count());
   std::vector<int64_t> counts(terms.size(), -1);
   {
     std::lock_guard lock(frequencies_mutex_);
     for (size_t i = 0; i < terms.size(); ++i) {
       auto it = frequencies_.find(terms[i]);
-      if (it != frequencies_.end() && events * 10 <= it->second.second * 11) counts[i] = it->second.first;
+      if (it == frequencies_.end() || events * 10 > it->second.events * 11) continue;
+      const Frequency& f = it->second;
+      bool exact = f.count <= f.capped;
+      if (exact || f.capped >= at_most) counts[i] = std::min(f.count, at_most + 1);
     }
   }
   for (size_t i = 0; i < terms.size(); ++i) {
@@ -924,16 +928,19 @@ Result<std::vector<int64_t>> SqliteMemoryStore::event_frequencies(const std::vec
     std::string quoted = "\"";
     for (char c : terms[i]) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
     quoted += "\"";
-    // Counting walks the term's list of events only: no ranking, no lengths.
+    // Counting walks the term's list of events only (no ranking, no
+    // lengths), and stops past at_most.
     CADRE_ASSIGN_OR_RETURN(counts[i], read<int64_t>([&](SqliteDb& db) -> Result<int64_t> {
-                             PREPARE(sel, db, "SELECT count(*) FROM memory_events_fts WHERE memory_events_fts MATCH ?1");
-                             sel->bind(1, quoted);
+                             PREPARE(sel, db,
+                                     "SELECT count(*) FROM (SELECT 1 FROM memory_events_fts WHERE "
+                                     "memory_events_fts MATCH ?1 LIMIT ?2)");
+                             sel->bind(1, quoted).bind(2, at_most + 1);
                              CADRE_ASSIGN_OR_RETURN(bool row, step_ranked(sel, quoted));
                              return row ? sel->int_at(0) : 0;
                            }));
     std::lock_guard lock(frequencies_mutex_);
     if (frequencies_.size() > 100000) frequencies_.clear();  // bounded: a cache, not a vocabulary
-    frequencies_[terms[i]] = {counts[i], events};
+    frequencies_[terms[i]] = {counts[i], at_most, events};
   }
   return counts;
 }

@@ -40,7 +40,8 @@ class SqliteMemoryStore final : public MemoryStore {
 
   Result<std::vector<RankedLabel>> lexical_search(const std::string& query,
                                                   const MemoryFilter& filter, int limit) override;
-  Result<std::vector<int64_t>> event_frequencies(const std::vector<std::string>& terms) override;
+  Result<std::vector<int64_t>> event_frequencies(const std::vector<std::string>& terms,
+                                                 int64_t at_most) override;
 
   Status put_summary(MemorySummary& summary) override;
   Result<std::vector<MemorySummary>> summaries_by_seq(const std::vector<int64_t>& seqs) override;
@@ -76,9 +77,13 @@ class SqliteMemoryStore final : public MemoryStore {
   GroupCommitWriter& writer_;
   Reader reader_;
   std::unique_ptr<Ranker> ranker_;
-  // term -> (events containing it, events there were when it was counted)
+  struct Frequency {
+    int64_t count = 0;     // events containing the term, or capped + 1
+    int64_t capped = 0;    // the at_most it was counted with
+    int64_t events = 0;    // events there were then
+  };
   std::mutex frequencies_mutex_;
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> frequencies_;
+  std::unordered_map<std::string, Frequency> frequencies_;
 };
 
 }  // namespace cadre

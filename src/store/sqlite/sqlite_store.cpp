@@ -475,7 +475,7 @@ constexpr int kRestartWalPages = 16384;  // 64 MiB of 4 KiB pages
 }  // namespace
 
 void SqliteStore::checkpoint_loop() {
-  pthread_setname_np(pthread_self(), "cadre-checkpoint");
+  pthread_setname_np(pthread_self(), "cadre-ckpt");  // 15 characters at most
   auto db = SqliteDb::open(options_.path, /*create=*/false, options_.synchronous_full,
                            options_.busy_timeout_ms);
   if (!db.ok()) return;  // the writer's connection then checkpoints at close
