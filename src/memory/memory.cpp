@@ -22,7 +22,7 @@ constexpr int kEmbedBatch = 256;
 // little to be worth its cost (ranking walks every event it is in): the
 // lexical retriever leaves it out, unless every word is that common, when
 // it keeps the rarest. Small logs keep every word.
-constexpr int64_t kCommonShare = 20;
+constexpr int64_t kCommonShare = 100;
 constexpr int64_t kMinCommonEvents = 1000;
 
 bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
