@@ -39,8 +39,9 @@ ToolSpec spec(std::string name, std::string description, RiskClass risk, const c
   return s;
 }
 
-// The scope a call may read (an agent: its own) and the one it writes.
-std::vector<std::string> readable_scopes(const ToolCall& call) {
+// The scopes an agent's call is confined to, for reading and writing;
+// empty for a playbook step (reads any scope, writes "shared" by default).
+std::vector<std::string> confined_scopes(const ToolCall& call) {
   return call.caller.agent.empty() ? std::vector<std::string>{} : call.caller.memory_scopes;
 }
 
@@ -49,7 +50,7 @@ Result<Json> search(Memory& memory, const ToolCall& call) {
   request.query = call.args.value("query", std::string());
   if (request.query.empty()) return Status::InvalidArgument("memory.search: 'query' must not be empty");
   request.limit = std::clamp(call.args.value("limit", 5), 1, kMaxToolHits);
-  request.filter.scopes = readable_scopes(call);
+  request.filter.scopes = confined_scopes(call);
   if (call.args.contains("entity")) request.filter.entities = {call.args["entity"].get<std::string>()};
   if (call.args.contains("type")) request.filter.types = {call.args["type"].get<std::string>()};
   CADRE_ASSIGN_OR_RETURN(SearchResult found, memory.search(request));
@@ -73,8 +74,7 @@ Result<Json> note(Memory& memory, const ToolCall& call) {
   event.type = call.args.value("type", std::string("note"));
   if (call.args.contains("entities")) event.entities = call.args["entities"].get<std::vector<std::string>>();
   event.facts = call.args.value("facts", Json::object());
-  std::vector<std::string> writable =
-      call.caller.agent.empty() ? std::vector<std::string>{} : call.caller.memory_scopes;
+  std::vector<std::string> writable = confined_scopes(call);
   event.scope = call.args.value("scope", writable.empty() ? std::string("shared") : writable.front());
   if (!writable.empty() && std::find(writable.begin(), writable.end(), event.scope) == writable.end()) {
     std::string list;
@@ -97,7 +97,7 @@ Result<Json> entity(Memory& memory, const ToolCall& call) {
   if (found.status().is(StatusCode::kNotFound)) return Json{{"key", key}, {"known", false}};
   CADRE_RETURN_IF_ERROR(found.status());
   Json out = *found;
-  std::vector<std::string> scopes = readable_scopes(call);
+  std::vector<std::string> scopes = confined_scopes(call);
   if (!scopes.empty()) {  // an agent sees recent events of its own scopes only
     Json visible = Json::array();
     for (const auto& e : out["recent"]) {
