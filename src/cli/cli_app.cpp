@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "cli/command_groups.h"
 #include "cli/commands.h"
 
 namespace cadre {
@@ -176,6 +177,10 @@ int cli_main(int argc, char** argv) {
     }
     return cmd_resolve(global, id, done ? Resolution::kDone : redo ? Resolution::kRedo : Resolution::kFail, note);
   });
+
+  add_policy_commands(app, global, code);
+  add_audit_commands(app, global, code);
+  add_secret_commands(app, global, code);
 
   std::string record_models;
   auto* serve = app.add_subcommand("serve", "run the kernel: workers and triggers, until SIGTERM");

@@ -51,16 +51,28 @@ constexpr std::array<std::pair<StepState, std::string_view>, 4> kStepStates{{
     {StepState::kRetrying, "retrying"},
 }};
 
-constexpr std::array<std::pair<WaitKind, std::string_view>, 5> kWaitKinds{{
+constexpr std::array<std::pair<WaitKind, std::string_view>, 6> kWaitKinds{{
     {WaitKind::kNone, "none"},
     {WaitKind::kTimer, "timer"},
     {WaitKind::kEvent, "event"},
     {WaitKind::kLock, "lock"},
     {WaitKind::kChildren, "children"},
+    {WaitKind::kApproval, "approval"},
+}};
+
+constexpr std::array<std::pair<ApprovalState, std::string_view>, 4> kApprovalStates{{
+    {ApprovalState::kPending, "pending"},
+    {ApprovalState::kApproved, "approved"},
+    {ApprovalState::kRejected, "rejected"},
+    {ApprovalState::kExpired, "expired"},
 }};
 
 }  // namespace
 
+std::string_view to_string(ApprovalState s) { return enum_name(s, kApprovalStates); }
+bool parse_approval_state(std::string_view text, ApprovalState* out) {
+  return parse_enum(text, kApprovalStates, out);
+}
 std::string_view to_string(TaskState s) { return enum_name(s, kTaskStates); }
 std::string_view to_string(ObjectiveState s) { return enum_name(s, kObjectiveStates); }
 std::string_view to_string(StepState s) { return enum_name(s, kStepStates); }
@@ -152,6 +164,32 @@ Json to_json(const EventRecord& e) {
           {"data", e.data},       {"source", e.source},
           {"created_at", e.created_at}, {"created", time_json(e.created_at)},
           {"processed", e.processed}, {"error", e.error}};
+}
+
+
+Json to_json(const ApprovalRecord& a) {
+  return {{"id", a.id},
+          {"kind", a.kind},
+          {"state", to_string(a.state)},
+          {"objective_id", a.objective_id},
+          {"task_id", a.task_id},
+          {"step_seq", a.step_seq},
+          {"agent", a.agent},
+          {"title", a.title},
+          {"reason", a.reason},
+          {"rule", a.rule},
+          {"request", a.request},
+          {"context", a.context},
+          {"editable", !a.schema.is_null()},
+          {"timeout_action", a.timeout_action},
+          {"expires_at", a.expires_at},
+          {"expires", time_json(a.expires_at)},
+          {"answer", a.answer},
+          {"answered_by", a.answered_by},
+          {"created_at", a.created_at},
+          {"created", time_json(a.created_at)},
+          {"answered_at", a.answered_at},
+          {"answered", time_json(a.answered_at)}};
 }
 
 }  // namespace cadre

@@ -27,7 +27,7 @@ enum class ObjectiveState { kRunning, kUncertain, kSucceeded, kFailed, kCancelle
 // `done` or `failed`; `retrying` means failed with another attempt scheduled.
 enum class StepState { kStarted, kDone, kFailed, kRetrying };
 
-enum class WaitKind { kNone, kTimer, kEvent, kLock, kChildren };
+enum class WaitKind { kNone, kTimer, kEvent, kLock, kChildren, kApproval };
 
 std::string_view to_string(TaskState s);
 std::string_view to_string(ObjectiveState s);
@@ -115,11 +115,62 @@ struct DefinitionRecord {
   TimeMs created_at = 0;
 };
 
+// A question to a human (DESIGN.md: approvals are a normal part of the flow).
+// Kinds: "tool" and "model" (a policy rule asked), "plan" (the planner's plan
+// before it runs), "budget" (an agent reached a budget; approving raises
+// it), "uncertain" (a step was in flight at a crash: did it happen?).
+// Answered exactly once: pending -> approved | rejected | expired.
+enum class ApprovalState { kPending, kApproved, kRejected, kExpired };
+std::string_view to_string(ApprovalState s);
+bool parse_approval_state(std::string_view text, ApprovalState* out);
+
+struct ApprovalRecord {
+  std::string id;             // "apr_..."
+  std::string kind;           // tool, model, plan, budget, uncertain
+  ApprovalState state = ApprovalState::kPending;
+  std::string objective_id;
+  std::string task_id;        // the task that asked (budget: the first one)
+  int step_seq = 0;           // its approval step (uncertain: the step in doubt)
+  std::string agent;          // "" for playbooks and the kernel
+  std::string title;          // what: "ops wants to call email.send"
+  std::string reason;         // why it needs a human: the rule's reason
+  std::string rule;           // the rule that asked ("" when none)
+  Json request = Json::object();  // what is proposed: {tool, args} / {plan} / {scope, usd, tokens} / {step}
+  Json context = Json::object();  // what led there: objective title, task text, the model's words
+  Json schema;                // the JSON Schema edited arguments must pass (null: not editable)
+  std::string timeout_action; // "approve" or "reject" when expires_at passes
+  TimeMs expires_at = 0;      // 0: waits forever
+  // The answer: {decision: approve|reject|redo, args?, reason?}
+  Json answer;
+  std::string answered_by;    // "operator:NAME", "timeout"
+  TimeMs created_at = 0;
+  TimeMs answered_at = 0;
+};
+
+// An answer to an approval. `decision`: "approve", "reject", or for an
+// uncertain step also "redo" (run it again). `args` replaces the proposed
+// arguments (edit-then-approve); the caller validates them first.
+struct ApprovalAnswer {
+  std::string decision;
+  Json args;                  // null: as proposed
+  std::string reason;         // shown to the agent on reject
+  std::string by;             // who answered
+};
+
+// Kill switch: "*" (everything) or an agent's name.
+struct PauseRecord {
+  std::string target;
+  std::string by;
+  std::string reason;
+  TimeMs at = 0;
+};
+
 // JSON views of the records, as shown by `--json` and the API. Times are
 // milliseconds since the epoch plus an ISO text twin (`created` for `created_at`).
 Json to_json(const ObjectiveRecord& o);
 Json to_json(const TaskRecord& t);
 Json to_json(const StepRecord& s);
 Json to_json(const EventRecord& e);
+Json to_json(const ApprovalRecord& a);
 
 }  // namespace cadre

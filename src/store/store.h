@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/audit_store.h"
 #include "store/memory_store.h"
 #include "store/records.h"
 
@@ -118,8 +119,22 @@ struct ChildrenSpawned {
   TimeMs at = 0;
 };
 
+// An approval item, created with the step that waits for it (a TaskParked
+// of kind approval, key = its id, wake_at = its expiry). Creating an id that
+// exists does nothing, so tasks can share one item (a budget). If the item
+// is already answered when the task parks on it, the task is ready at once.
+struct ApprovalRequested {
+  ApprovalRecord approval;
+};
+
+// An audit entry written in the same transaction as the task's other
+// transitions (the decision or effect it records).
+struct AuditAppended {
+  AuditEntry entry;
+};
+
 using Transition = std::variant<StepStarted, StepFinished, TaskFinished, TaskParked, LockAcquire, EventRaised,
-                                TaskReleased, ChildrenSpawned>;
+                                TaskReleased, ChildrenSpawned, ApprovalRequested, AuditAppended>;
 
 struct CommitResult {
   bool lock_busy = false;   // a LockAcquire found the lock held; the task is parked
@@ -149,6 +164,14 @@ struct TaskFilter {
 
 // Most tasks of one agent that may run at once, by agent name.
 using AgentLimits = std::map<std::string, int>;
+
+struct ApprovalFilter {
+  std::optional<ApprovalState> state;  // none: all
+  std::string objective_id;            // "" : all
+  std::string kind;                    // "" : all
+  std::string agent;                   // "" : all
+  int limit = 100;
+};
 
 // What an operator decides for a task left `uncertain`.
 enum class Resolution { kDone, kRedo, kFail };
@@ -227,6 +250,25 @@ class Store {
   virtual Status resolve_task(const std::string& task_id, Resolution resolution, const std::string& note,
                               TimeMs now) = 0;
 
+  // --- approvals (records.h) ---
+  virtual Result<ApprovalRecord> get_approval(const std::string& id) = 0;
+  // Newest first.
+  virtual Result<std::vector<ApprovalRecord>> list_approvals(const ApprovalFilter& filter) = 0;
+  // Answers a pending item exactly once, and in the same transaction: wakes
+  // every task waiting for it (their approval step is done with the
+  // answer), resolves the task of an "uncertain" item (approve: done, redo,
+  // reject: fail), and appends `audit` when given. kConflict, naming who
+  // answered and how, when the item is no longer pending.
+  virtual Result<ApprovalRecord> answer_approval(const std::string& id, const ApprovalAnswer& answer, TimeMs now,
+                                                 const AuditEntry* audit = nullptr) = 0;
+  // Extra budget granted by approved "budget" items of `agent` for `scope`
+  // ("day:YYYY-MM-DD" or "objective:ID"): {usd, tokens}.
+  virtual Result<Json> budget_grants(const std::string& agent, const std::string& scope) = 0;
+
+  // --- kill switch: "*" or an agent's name (appends `audit` in the same transaction) ---
+  virtual Status set_paused(const PauseRecord& pause, bool paused, const AuditEntry* audit = nullptr) = 0;
+  virtual Result<std::vector<PauseRecord>> pauses() = 0;
+
   // --- triggers: last fire time per trigger id ---
   virtual Result<TimeMs> trigger_last_fire(const std::string& trigger_id) = 0;  // 0: never
   virtual Status set_trigger_last_fire(const std::string& trigger_id, TimeMs t) = 0;
@@ -248,6 +290,9 @@ class Store {
 
   // --- memory: the event log, entities, summaries, indexes (memory_store.h) ---
   virtual MemoryStore& memory() = 0;
+
+  // --- the hash-chained audit log (audit_store.h) ---
+  virtual AuditStore& audit() = 0;
 
   virtual StoreStats stats() const = 0;
 };

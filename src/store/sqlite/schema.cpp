@@ -264,10 +264,64 @@ INSERT INTO memory_meta (key, value) VALUES ('vector_embedder', ''), ('vector_ge
   ('vector_event_mark', 0), ('vector_summary_mark', 0);
 )sql";
 
+// Version 4: policy. audit_log is append-only and hash-chained
+// (store/audit_store.h): seq has no gaps, hash = SHA-256 over prev_hash and
+// the entry's canonical content (store/audit_chain.h). approvals are the
+// human-in-the-loop items (records.h); a task waiting for one has wait_kind
+// 'approval' and wait_key = its id. pauses is the kill switch ('*' or an
+// agent's name).
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  objective_id TEXT NOT NULL DEFAULT '',
+  task_id TEXT NOT NULL DEFAULT '',
+  data TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_objective ON audit_log(objective_id, seq) WHERE objective_id <> '';
+
+CREATE TABLE approvals (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  objective_id TEXT NOT NULL DEFAULT '',
+  task_id TEXT NOT NULL DEFAULT '',
+  step_seq INTEGER NOT NULL DEFAULT 0,
+  agent TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  rule TEXT NOT NULL DEFAULT '',
+  request TEXT NOT NULL DEFAULT '{}',
+  context TEXT NOT NULL DEFAULT '{}',
+  schema TEXT,
+  timeout_action TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  answer TEXT,
+  answered_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  answered_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX approvals_pending ON approvals(created_at) WHERE state = 'pending';
+CREATE INDEX approvals_objective ON approvals(objective_id);
+CREATE INDEX approvals_budget ON approvals(agent, kind) WHERE kind = 'budget';
+
+CREATE TABLE pauses (
+  target TEXT PRIMARY KEY,
+  paused_by TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  paused_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all = {kV1, kV2, kV3};
+  static const std::vector<std::string_view> all = {kV1, kV2, kV3, kV4};
   return all;
 }
 

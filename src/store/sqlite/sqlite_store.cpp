@@ -388,6 +388,147 @@ Result<LiveTask> load_live_task(SqliteDb& db, const std::string& task_id) {
   return LiveTask{sel->int_at(0), sel->text_at(1), sel->text_at(2), sel->text_at(3)};
 }
 
+constexpr char kApprovalColumns[] =
+    "id, kind, state, objective_id, task_id, step_seq, agent, title, reason, rule, request, context, schema, "
+    "timeout_action, expires_at, answer, answered_by, created_at, answered_at";
+
+ApprovalRecord read_approval(Stmt& row) {
+  ApprovalRecord a;
+  a.id = row.text_at(0);
+  a.kind = row.text_at(1);
+  parse_approval_state(row.text_at(2), &a.state);
+  a.objective_id = row.text_at(3);
+  a.task_id = row.text_at(4);
+  a.step_seq = static_cast<int>(row.int_at(5));
+  a.agent = row.text_at(6);
+  a.title = row.text_at(7);
+  a.reason = row.text_at(8);
+  a.rule = row.text_at(9);
+  a.request = row.json_at(10);
+  a.context = row.json_at(11);
+  a.schema = row.json_at(12);
+  a.timeout_action = row.text_at(13);
+  a.expires_at = row.int_at(14);
+  a.answer = row.json_at(15);
+  a.answered_by = row.text_at(16);
+  a.created_at = row.int_at(17);
+  a.answered_at = row.int_at(18);
+  return a;
+}
+
+Result<ApprovalRecord> load_approval(SqliteDb& db, const std::string& id) {
+  PREPARE(sel, db, std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE id = ?1");
+  sel->bind(1, id);
+  CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+  if (!row) return Status::NotFound("no approval " + id);
+  return read_approval(sel);
+}
+
+Status insert_approval(SqliteDb& db, const ApprovalRecord& a) {
+  PREPARE(ins, db,
+          "INSERT INTO approvals (id, kind, state, objective_id, task_id, step_seq, agent, title, reason, rule, "
+          "request, context, schema, timeout_action, expires_at, created_at) "
+          "VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+          "ON CONFLICT (id) DO NOTHING");
+  ins->bind(1, a.id).bind(2, a.kind).bind(3, a.objective_id).bind(4, a.task_id).bind(5, a.step_seq);
+  ins->bind(6, a.agent).bind(7, a.title).bind(8, a.reason).bind(9, a.rule).bind(10, a.request);
+  ins->bind(11, a.context).bind(12, a.schema).bind(13, a.timeout_action).bind(14, a.expires_at);
+  ins->bind(15, a.created_at);
+  return ins->run();
+}
+
+// Every task waiting for approval `id` gets its approval step done with
+// `delivered` and becomes ready. Returns how many woke.
+Result<int> wake_approval_waiters(SqliteDb& db, const std::string& id, const Json& delivered, TimeMs now) {
+  std::vector<std::pair<std::string, int64_t>> waiters;
+  {
+    PREPARE(sel, db,
+            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'approval' AND wait_key = ?1");
+    sel->bind(1, id);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      waiters.emplace_back(sel->text_at(0), sel->int_at(1));
+    }
+  }
+  for (const auto& [task_id, seq] : waiters) {
+    PREPARE(step, db,
+            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4 "
+            "AND state = 'started'");
+    step->bind(1, delivered).bind(2, now).bind(3, task_id).bind(4, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+    PREPARE(wake, db,
+            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', wait_seq = 0 "
+            "WHERE id = ?2");
+    wake->bind(1, std::max<TimeMs>(now, 1)).bind(2, task_id);
+    CADRE_RETURN_IF_ERROR(wake->run());
+  }
+  return static_cast<int>(waiters.size());
+}
+
+// What a waiting approval step receives: the item's answer and who gave it.
+Json delivered_answer(const ApprovalRecord& a) {
+  Json out = a.answer.is_object() ? a.answer : Json::object();
+  out["approval_id"] = a.id;
+  out["state"] = to_string(a.state);
+  out["by"] = a.answered_by;
+  out["at"] = a.answered_at;
+  return out;
+}
+
+// Decides a task left uncertain, inside the caller's transaction.
+Status resolve_uncertain(SqliteDb& db, const std::string& task_id, Resolution resolution,
+                         const std::string& note, TimeMs now) {
+        CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
+        if (live.state != "uncertain") {
+          return Status::FailedPrecondition("task " + task_id + " is " + live.state +
+                                            "; only uncertain tasks can be resolved");
+        }
+        PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
+        sel->bind(1, task_id);
+        CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+        if (!row || sel->is_null(0))
+          return Status::Internal("uncertain task " + task_id + " has no step in flight");
+        int64_t seq = sel->int_at(0);
+        std::string by_operator =
+            note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
+        if (resolution == Resolution::kFail) {
+          PREPARE(step, db,
+                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = "
+                  "?3 AND seq = ?4");
+          step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+          PREPARE(obj, db,
+                  "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
+          obj->bind(1, live.objective_id);
+          CADRE_RETURN_IF_ERROR(obj->run());
+          TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
+          CADRE_RETURN_IF_ERROR(
+              finish_task(db, task_id, live.objective_id, live.key, failed).status());
+          return Status::Ok();
+        }
+        if (resolution == Resolution::kDone) {
+          PREPARE(step, db,
+                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = "
+                  "?3 AND seq = ?4");
+          step->bind(1, Json{{"resolved", "done"}, {"note", note}})
+              .bind(2, now)
+              .bind(3, task_id)
+              .bind(4, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+        } else {
+          PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
+          step->bind(1, task_id).bind(2, seq);
+          CADRE_RETURN_IF_ERROR(step->run());
+        }
+        PREPARE(task, db,
+                "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
+        task->bind(1, now).bind(2, task_id);
+        CADRE_RETURN_IF_ERROR(task->run());
+        CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
+        return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
@@ -447,6 +588,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
   store->writer_ = std::make_unique<GroupCommitWriter>(std::move(db), options.max_batch);
   store->memory_ = std::make_unique<SqliteMemoryStore>(
+      *store->writer_, [s = store.get()](const std::function<Status(SqliteDb&)>& fn) {
+        return s->read<bool>([&](SqliteDb& db) -> Result<bool> {
+                  CADRE_RETURN_IF_ERROR(fn(db));
+                  return true;
+                })
+            .status();
+      });
+  store->audit_ = std::make_unique<SqliteAuditStore>(
       *store->writer_, [s = store.get()](const std::function<Status(SqliteDb&)>& fn) {
         return s->read<bool>([&](SqliteDb& db) -> Result<bool> {
                   CADRE_RETURN_IF_ERROR(fn(db));
@@ -822,9 +971,19 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
                       "= ?3, "
                       "run_at = ?4, lease_owner = '' WHERE id = ?5");
               upd->bind(1, to_string(t.kind)).bind(2, t.key).bind(3, t.seq);
-              upd->bind(4, t.kind == WaitKind::kTimer ? std::max<TimeMs>(t.wake_at, 1) : 0)
-                  .bind(5, ref.task_id);
-              return upd->run();
+              const bool timed = t.kind == WaitKind::kTimer || (t.kind == WaitKind::kApproval && t.wake_at > 0);
+              upd->bind(4, timed ? std::max<TimeMs>(t.wake_at, 1) : 0).bind(5, ref.task_id);
+              CADRE_RETURN_IF_ERROR(upd->run());
+              if (t.kind == WaitKind::kApproval) {
+                // Answered before this task parked on it (a shared item, or an
+                // answer that came while the task was running): deliver it now.
+                CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, load_approval(db, t.key));
+                if (a.state != ApprovalState::kPending) {
+                  CADRE_ASSIGN_OR_RETURN(int n, wake_approval_waiters(db, a.id, delivered_answer(a), t.at));
+                  result.tasks_made_ready += n;
+                }
+              }
+              return Status::Ok();
             } else if constexpr (std::is_same_v<T, LockAcquire>) {
               PREPARE(ins, db,
                       "INSERT INTO locks (resource, task_id, acquired_at) VALUES (?1, ?2, ?3) "
@@ -870,6 +1029,11 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
               CADRE_RETURN_IF_ERROR(obj->run());
               result.tasks_made_ready += static_cast<int>(n);
               return Status::Ok();
+            } else if constexpr (std::is_same_v<T, ApprovalRequested>) {
+              return insert_approval(db, t.approval);
+            } else if constexpr (std::is_same_v<T, AuditAppended>) {
+              AuditEntry entry = t.entry;
+              return append_audit_entry(db, entry);
             } else if constexpr (std::is_same_v<T, TaskReleased>) {
               PREPARE(
                   upd, db,
@@ -1075,56 +1239,152 @@ Status SqliteStore::resolve_task(const std::string& task_id, Resolution resoluti
                                  const std::string& note, TimeMs now) {
   return writer_
       ->run<bool>([&](SqliteDb& db) -> Result<bool> {
-        CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
-        if (live.state != "uncertain") {
-          return Status::FailedPrecondition("task " + task_id + " is " + live.state +
-                                            "; only uncertain tasks can be resolved");
-        }
-        PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
-        sel->bind(1, task_id);
-        CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-        if (!row || sel->is_null(0))
-          return Status::Internal("uncertain task " + task_id + " has no step in flight");
-        int64_t seq = sel->int_at(0);
-        std::string by_operator =
-            note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
-        if (resolution == Resolution::kFail) {
-          PREPARE(step, db,
-                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = "
-                  "?3 AND seq = ?4");
-          step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-          PREPARE(obj, db,
-                  "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
-          obj->bind(1, live.objective_id);
-          CADRE_RETURN_IF_ERROR(obj->run());
-          TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
-          CADRE_RETURN_IF_ERROR(
-              finish_task(db, task_id, live.objective_id, live.key, failed).status());
-          return true;
-        }
-        if (resolution == Resolution::kDone) {
-          PREPARE(step, db,
-                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = "
-                  "?3 AND seq = ?4");
-          step->bind(1, Json{{"resolved", "done"}, {"note", note}})
-              .bind(2, now)
-              .bind(3, task_id)
-              .bind(4, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-        } else {
-          PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
-          step->bind(1, task_id).bind(2, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-        }
-        PREPARE(task, db,
-                "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
-        task->bind(1, now).bind(2, task_id);
-        CADRE_RETURN_IF_ERROR(task->run());
-        CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
+        CADRE_RETURN_IF_ERROR(resolve_uncertain(db, task_id, resolution, note, now));
+        // The task's approval item is answered by this resolution.
+        PREPARE(close, db,
+                "UPDATE approvals SET state = ?1, answer = ?2, answered_by = 'operator (cadre resolve)', "
+                "answered_at = ?3 WHERE task_id = ?4 AND kind = 'uncertain' AND state = 'pending'");
+        const char* decision = resolution == Resolution::kDone ? "approve"
+                               : resolution == Resolution::kRedo ? "redo" : "reject";
+        close->bind(1, resolution == Resolution::kFail ? "rejected" : "approved")
+            .bind(2, Json{{"decision", decision}, {"reason", note}})
+            .bind(3, now)
+            .bind(4, task_id);
+        CADRE_RETURN_IF_ERROR(close->run());
         return true;
       })
       .status();
+}
+
+Result<ApprovalRecord> SqliteStore::get_approval(const std::string& id) {
+  return read<ApprovalRecord>([&](SqliteDb& db) { return load_approval(db, id); });
+}
+
+Result<std::vector<ApprovalRecord>> SqliteStore::list_approvals(const ApprovalFilter& filter) {
+  using Rows = std::vector<ApprovalRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1";
+    if (filter.state) sql += " AND state = ?2";
+    if (!filter.objective_id.empty()) sql += " AND objective_id = ?3";
+    if (!filter.kind.empty()) sql += " AND kind = ?4";
+    if (!filter.agent.empty()) sql += " AND agent = ?5";
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?1";
+    PREPARE(sel, db, sql);
+    sel->bind(1, filter.limit);
+    if (filter.state) sel->bind(2, to_string(*filter.state));
+    if (!filter.objective_id.empty()) sel->bind(3, filter.objective_id);
+    if (!filter.kind.empty()) sel->bind(4, filter.kind);
+    if (!filter.agent.empty()) sel->bind(5, filter.agent);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(read_approval(sel));
+    }
+    return rows;
+  });
+}
+
+Result<ApprovalRecord> SqliteStore::answer_approval(const std::string& id, const ApprovalAnswer& answer, TimeMs now,
+                                                    const AuditEntry* audit) {
+  return writer_->run<ApprovalRecord>([&](SqliteDb& db) -> Result<ApprovalRecord> {
+    CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, load_approval(db, id));
+    if (a.state != ApprovalState::kPending) {
+      return Status::Conflict("approval " + id + " was already answered: " + std::string(to_string(a.state)) +
+                              " by " + a.answered_by + " at " + format_time_utc(a.answered_at));
+    }
+    const bool approve = answer.decision == "approve" || answer.decision == "redo";
+    if (!approve && answer.decision != "reject") {
+      return Status::InvalidArgument("decision must be approve, reject or redo, not '" + answer.decision + "'");
+    }
+    if (answer.decision == "redo" && a.kind != "uncertain") {
+      return Status::InvalidArgument("only an uncertain step can be redone; approve or reject " + id);
+    }
+    a.state = answer.by == "timeout" ? ApprovalState::kExpired
+              : approve              ? ApprovalState::kApproved
+                                     : ApprovalState::kRejected;
+    a.answer = {{"decision", answer.decision}};
+    if (!answer.args.is_null()) a.answer["args"] = answer.args;
+    if (!answer.reason.empty()) a.answer["reason"] = answer.reason;
+    a.answered_by = answer.by;
+    a.answered_at = now;
+    PREPARE(upd, db,
+            "UPDATE approvals SET state = ?1, answer = ?2, answered_by = ?3, answered_at = ?4 "
+            "WHERE id = ?5 AND state = 'pending'");
+    upd->bind(1, to_string(a.state)).bind(2, a.answer).bind(3, a.answered_by).bind(4, now).bind(5, id);
+    CADRE_RETURN_IF_ERROR(upd->run());
+    if (a.kind == "uncertain") {
+      Resolution r = answer.decision == "approve" ? Resolution::kDone
+                     : answer.decision == "redo"  ? Resolution::kRedo
+                                                  : Resolution::kFail;
+      std::string note = answer.reason.empty() ? "answered by " + answer.by : answer.reason;
+      CADRE_RETURN_IF_ERROR(resolve_uncertain(db, a.task_id, r, note, now));
+    } else {
+      CADRE_RETURN_IF_ERROR(wake_approval_waiters(db, id, delivered_answer(a), now).status());
+    }
+    if (audit) {
+      AuditEntry entry = *audit;
+      CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+    }
+    return a;
+  });
+}
+
+Result<Json> SqliteStore::budget_grants(const std::string& agent, const std::string& scope) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db,
+            "SELECT request, answer FROM approvals WHERE agent = ?1 AND kind = 'budget' AND state = 'approved' "
+            "AND json_extract(request, '$.scope') = ?2");
+    sel->bind(1, agent).bind(2, scope);
+    double usd = 0;
+    int64_t tokens = 0;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      Json request = sel->json_at(0), answer = sel->json_at(1);
+      const Json& grant = answer.is_object() && answer.contains("args") ? answer["args"] : request;
+      usd += grant.value("usd", 0.0);
+      tokens += grant.value("tokens", int64_t{0});
+    }
+    return Json{{"usd", usd}, {"tokens", tokens}};
+  });
+}
+
+Status SqliteStore::set_paused(const PauseRecord& pause, bool paused, const AuditEntry* audit) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        if (paused) {
+          PREPARE(ins, db,
+                  "INSERT INTO pauses (target, paused_by, reason, paused_at) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (target) DO NOTHING");
+          ins->bind(1, pause.target).bind(2, pause.by).bind(3, pause.reason).bind(4, pause.at);
+          CADRE_RETURN_IF_ERROR(ins->run());
+        } else {
+          PREPARE(del, db, "DELETE FROM pauses WHERE target = ?1");
+          del->bind(1, pause.target);
+          CADRE_RETURN_IF_ERROR(del->run());
+        }
+        if (audit && db.changes() > 0) {
+          AuditEntry entry = *audit;
+          CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+        }
+        return true;
+      })
+      .status();
+}
+
+Result<std::vector<PauseRecord>> SqliteStore::pauses() {
+  using Rows = std::vector<PauseRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db, "SELECT target, paused_by, reason, paused_at FROM pauses ORDER BY target");
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back({sel->text_at(0), sel->text_at(1), sel->text_at(2), sel->int_at(3)});
+    }
+    return rows;
+  });
 }
 
 Result<TimeMs> SqliteStore::trigger_last_fire(const std::string& trigger_id) {

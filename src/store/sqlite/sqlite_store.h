@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/sqlite/group_commit_writer.h"
+#include "store/sqlite/sqlite_audit_store.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_memory_store.h"
 #include "store/store.h"
@@ -62,7 +63,15 @@ class SqliteStore final : public Store {
   Result<Json> cache_get(const std::string& key, TimeMs now) override;
   Status cache_put(const std::string& key, const Json& value, TimeMs now, TimeMs expires_at) override;
   Result<Json> model_usage(TimeMs since, const std::string& agent) override;
+  Result<ApprovalRecord> get_approval(const std::string& id) override;
+  Result<std::vector<ApprovalRecord>> list_approvals(const ApprovalFilter& filter) override;
+  Result<ApprovalRecord> answer_approval(const std::string& id, const ApprovalAnswer& answer, TimeMs now,
+                                         const AuditEntry* audit = nullptr) override;
+  Result<Json> budget_grants(const std::string& agent, const std::string& scope) override;
+  Status set_paused(const PauseRecord& pause, bool paused, const AuditEntry* audit = nullptr) override;
+  Result<std::vector<PauseRecord>> pauses() override;
   MemoryStore& memory() override { return *memory_; }
+  AuditStore& audit() override { return *audit_; }
   StoreStats stats() const override;
 
  private:
@@ -77,6 +86,7 @@ class SqliteStore final : public Store {
   StoreOptions options_;
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<SqliteMemoryStore> memory_;  // shares writer_ and the read connections
+  std::unique_ptr<SqliteAuditStore> audit_;    // likewise
   // Copies the WAL back into the database file off the writer's thread, so
   // commits never pay for checkpoints.
   std::thread checkpointer_;

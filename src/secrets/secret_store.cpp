@@ -1,0 +1,1 @@
+// Placeholder until the secret store lands.
