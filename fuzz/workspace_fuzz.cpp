@@ -1,5 +1,5 @@
 // libFuzzer target for the workspace loaders: any bytes given to
-// parse_playbook(), parse_agent() and load_config() must yield diagnostics, never a crash,
+// parse_playbook(), parse_agent(), load_config() and parse_policies() must yield diagnostics, never a crash,
 // a hang or a sanitizer report. Deep nesting and alias expansion are capped
 // by parse_yaml() (core/yaml_util.h) before any recursive walk. A playbook
 // that parses must also survive its canonical JSON round trip unchanged,
@@ -12,6 +12,7 @@
 #include "agents/agent.h"
 #include "agents/workspace.h"
 #include "core/config_loader.h"
+#include "policy/policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -41,5 +42,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cadre::Diagnostics config_diagnostics;
   (void)cadre::load_config(text, "cadre.yaml", &config_diagnostics);
   (void)config_diagnostics.to_status();
+
+  // Whatever the rules say, evaluating them must not crash.
+  cadre::Diagnostics policy_diagnostics;
+  cadre::Policy policy(cadre::parse_policies(text, "policies.yaml", &policy_diagnostics));
+  cadre::Json args = {{"amount", 120}, {"to", "a@b.c"}, {"tags", cadre::Json::array({"x"})}, {"n", nullptr}};
+  (void)policy.check_tool({"ops", "", "refund it", "email.send", cadre::RiskClass::kIrreversible, args});
+  (void)policy.check_tool({"", "digest", "", "log", cadre::RiskClass::kRead, cadre::Json::array()});
+  (void)policy.check_model({"ops", "refund it", "large", 0.7});
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "agents/agent_runner.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include "core/hash.h"
 #include "core/json_schema.h"
 #include "memory/context.h"
+#include "policy/gate.h"
 
 namespace cadre {
 namespace {
@@ -77,7 +79,7 @@ Result<Json> parse_json_answer(const std::string& text) {
 }
 
 AgentRunner::AgentRunner(Store& store, const Workspace& workspace, ToolStepContext tools,
-                         ModelGateway* gateway, PolicyHook& policy, Memory* memory)
+                         ModelGateway* gateway, const Policy& policy, Memory* memory)
     : store_(store),
       workspace_(workspace),
       tools_(std::move(tools)),
@@ -129,38 +131,80 @@ Result<std::shared_ptr<const AgentDef>> AgentRunner::pinned(TaskContext& context
   return definition(version.get<std::string>());
 }
 
-Status AgentRunner::check_budget(TaskContext& context, const AgentDef& agent,
-                                 const TokenUsage& used, double spent) {
+Result<std::optional<AgentRunner::BudgetOverrun>> AgentRunner::budget_overrun(TaskContext& context,
+                                                                              const AgentDef& agent,
+                                                                              const TokenUsage& used, double spent) {
   const BudgetDef& b = agent.budget;
-  int64_t tokens = used.input_tokens + used.output_tokens;
-  std::string who = "agent '" + agent.name + "'";
-  if (b.tokens_per_objective > 0 && tokens >= b.tokens_per_objective) {
-    return Status::ResourceExhausted(
-        who + " used " + std::to_string(tokens) + " tokens on this objective; its budget is " +
-        std::to_string(b.tokens_per_objective) + " (budget.tokens_per_objective)");
+  const std::string who = "agent '" + agent.name + "'";
+  auto check = [&](const std::string& scope, const std::string& period, int64_t tokens, double usd,
+                   int64_t token_limit, double usd_limit, const std::string& setting)
+      -> Result<std::optional<BudgetOverrun>> {
+    if (token_limit == 0 && usd_limit == 0) return std::optional<BudgetOverrun>();
+    CADRE_ASSIGN_OR_RETURN(Json granted, store_.budget_grants(agent.name, scope));
+    const int64_t tokens_allowed = token_limit + granted.value("tokens", int64_t{0});
+    const double usd_allowed = usd_limit + granted.value("usd", 0.0);
+    if (token_limit > 0 && tokens >= tokens_allowed) {
+      return std::optional<BudgetOverrun>(BudgetOverrun{scope,
+                           who + " used " + std::to_string(tokens) + " tokens " + period + "; its budget is " +
+                               std::to_string(tokens_allowed) + " (budget.tokens_" + setting + ")",
+                           0, token_limit});
+    }
+    if (usd_limit > 0 && usd >= usd_allowed) {
+      return std::optional<BudgetOverrun>(BudgetOverrun{scope,
+                           who + " spent $" + fmt::format("{:.4f}", usd) + " " + period + "; its budget is $" +
+                               fmt::format("{:.4f}", usd_allowed) + " (budget.usd_" + setting + ")",
+                           usd_limit, 0});
+    }
+    return std::optional<BudgetOverrun>();
+  };
+  CADRE_ASSIGN_OR_RETURN(auto objective,
+                         check("objective:" + context.task().objective_id, "on this objective",
+                               used.input_tokens + used.output_tokens, spent, b.tokens_per_objective,
+                               b.usd_per_objective, "per_objective"));
+  if (objective || (b.tokens_per_day == 0 && b.usd_per_day == 0)) return objective;
+  const TimeMs now = context.clock().now_ms();
+  CADRE_ASSIGN_OR_RETURN(Json today, store_.model_usage(utc_day_start(now), agent.name));
+  return check("day:" + format_date_utc(now), "today",
+               today.value("input_tokens", int64_t{0}) + today.value("output_tokens", int64_t{0}),
+               today.value("cost_usd", 0.0), b.tokens_per_day, b.usd_per_day, "per_day");
+}
+
+Status AgentRunner::ensure_budget(TaskContext& context, const AgentDef& agent, const TokenUsage& used,
+                                  double spent) {
+  constexpr int kMaxRaises = 8;  // per model call; a loop beyond this is a bug, not a budget
+  for (int round = 0; round < kMaxRaises; ++round) {
+    const StepRecord* next = context.next_journaled();
+    std::string title;
+    ApprovalRecord draft;
+    if (next != nullptr) {
+      if (next->name != "approval.budget") return Status::Ok();  // this check passed the first time
+      title = next->input.value("title", std::string());
+    } else {
+      CADRE_ASSIGN_OR_RETURN(auto over, budget_overrun(context, agent, used, spent));
+      if (!over) return Status::Ok();
+      const PolicyConfig& config = policy_.config();
+      PolicyDecision decision{PolicyOutcome::kRequireApproval, "", over->message, config.approval_timeout,
+                              config.on_timeout};
+      title = over->message;
+      draft = approval_for(context, decision, "budget", over->message + "; raise it?");
+      // One item per agent, budget and limit: every task of the agent that reaches it waits for the same answer.
+      draft.id = "apr_" + sha256_hex(agent.name + "|" + over->scope + "|" + over->message).substr(0, 26);
+      draft.agent = agent.name;
+      draft.request = {{"scope", over->scope}, {"usd", over->usd}, {"tokens", over->tokens}};
+      draft.schema = {{"type", "object"},
+                      {"properties", {{"usd", {{"type", "number"}, {"minimum", 0}}},
+                                      {"tokens", {{"type", "integer"}, {"minimum", 0}}},
+                                      {"scope", {{"const", over->scope}}}}},
+                      {"additionalProperties", false}};
+      draft.context = {{"objective", context.task().objective_id}, {"task", context.task().key}};
+    }
+    CADRE_ASSIGN_OR_RETURN(Json answer, context.await_approval(std::move(draft)));
+    if (!approved(answer)) {
+      return Status::ResourceExhausted(title + "; the budget was not raised: " + describe_refusal(answer));
+    }
   }
-  if (b.usd_per_objective > 0 && spent >= b.usd_per_objective) {
-    return Status::ResourceExhausted(
-        who + " spent $" + std::to_string(spent) + " on this objective; its budget is $" +
-        std::to_string(b.usd_per_objective) + " (budget.usd_per_objective)");
-  }
-  if (b.tokens_per_day == 0 && b.usd_per_day == 0) return Status::Ok();
-  CADRE_ASSIGN_OR_RETURN(Json today,
-                         store_.model_usage(utc_day_start(context.clock().now_ms()), agent.name));
-  int64_t day_tokens =
-      today.value("input_tokens", int64_t{0}) + today.value("output_tokens", int64_t{0});
-  double day_usd = today.value("cost_usd", 0.0);
-  if (b.tokens_per_day > 0 && day_tokens >= b.tokens_per_day) {
-    return Status::ResourceExhausted(who + " used " + std::to_string(day_tokens) +
-                                     " tokens today; its budget is " +
-                                     std::to_string(b.tokens_per_day) + " (budget.tokens_per_day)");
-  }
-  if (b.usd_per_day > 0 && day_usd >= b.usd_per_day) {
-    return Status::ResourceExhausted(who + " spent $" + std::to_string(day_usd) +
-                                     " today; its budget is $" + std::to_string(b.usd_per_day) +
-                                     " (budget.usd_per_day)");
-  }
-  return Status::Ok();
+  return Status::ResourceExhausted("agent '" + agent.name + "': the budget was raised " +
+                                   std::to_string(kMaxRaises) + " times for one model call");
 }
 
 Result<Json> AgentRunner::call_model(TaskContext& context, const AgentDef& agent,
@@ -171,18 +215,15 @@ Result<Json> AgentRunner::call_model(TaskContext& context, const AgentDef& agent
   options.idempotent = true;  // no effect outside; repeating it only costs
   options.commit_result = true;
   options.retry = model_retry_policy();
+  options.audit = true;
+  ModelCallRequest ask{agent.name, "", tier, gateway_ ? gateway_->estimate_cost(tier, request) : 0.0};
+  CADRE_RETURN_IF_ERROR(gate_model_call(context, policy_, store_, ask, Json{{"task", context.task().key}}));
   Json input = {{"agent", agent.name}, {"tier", tier}, {"request", to_json(request)}};
   return context.run_step(options, input, [&](StepCall& call) -> Result<Json> {
     if (gateway_ == nullptr || !gateway_->has_tier(tier)) {
       return Status::FailedPrecondition("agent '" + agent.name + "' needs the model tier '" + tier +
                                         "', but cadre.yaml maps no model to it (models.tiers." +
                                         tier + ")");
-    }
-    PolicyDecision decision = policy_.check_model({agent.name, context.task().objective_id, tier});
-    if (decision.outcome != PolicyOutcome::kAllow) {
-      return Status::FailedPrecondition(
-          "policy stopped the model call" +
-          (decision.reason.empty() ? std::string() : ": " + decision.reason));
     }
     CADRE_ASSIGN_OR_RETURN(ChatResult result,
                            gateway_->chat(tier, request, {agent.cache}, &call.retry_after));
@@ -191,7 +232,7 @@ Result<Json> AgentRunner::call_model(TaskContext& context, const AgentDef& agent
 }
 
 Result<Json> AgentRunner::call_tool(TaskContext& context, const AgentDef& agent,
-                                    const ModelToolCall& call) {
+                                    const ModelToolCall& call, const Json& why) {
   // Refusals go back to the model as the tool's result, so it can correct itself.
   auto refused = [](const std::string& why) { return Json{{"ok", false}, {"error", why}}; };
   auto allowed = std::find_if(agent.tools.begin(), agent.tools.end(), [&](const std::string& t) {
@@ -206,16 +247,8 @@ Result<Json> AgentRunner::call_tool(TaskContext& context, const AgentDef& agent,
   auto errors = validate_json(tool->spec().input_schema, call.arguments);
   if (!errors.empty())
     return refused("invalid arguments for " + tool_name + ": " + describe(errors));
-  PolicyDecision decision = policy_.check_tool(
-      {agent.name, context.task().objective_id, tool_name, tool->spec().risk, call.arguments});
-  if (decision.outcome == PolicyOutcome::kDeny) {
-    return refused("policy denied this call" +
-                   (decision.reason.empty() ? std::string() : ": " + decision.reason));
-  }
-  if (decision.outcome == PolicyOutcome::kRequireApproval) {
-    return refused("this call needs a human's approval, which this release cannot ask for yet");
-  }
   ToolStepOptions options;
+  options.why = why;
   options.label = "agent '" + agent.name + "'";
   options.agent = agent.name;
   options.memory_scopes = agent_scopes(agent.memory_scopes);
@@ -309,7 +342,7 @@ Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const
   TokenUsage used;
   double spent = 0;
   for (int turn = 1; turn <= agent.max_turns; ++turn) {
-    if (!context.replaying()) CADRE_RETURN_IF_ERROR(check_budget(context, agent, used, spent));
+    CADRE_RETURN_IF_ERROR(ensure_budget(context, agent, used, spent));
     ChatRequest request;
     request.messages = messages;
     request.tools = tool_defs;
@@ -325,7 +358,8 @@ Result<Json> AgentRunner::run(TaskContext& context, const AgentDef& agent, const
 
     if (!response.tool_calls.empty()) {
       for (const auto& call : response.tool_calls) {
-        CADRE_ASSIGN_OR_RETURN(Json result, call_tool(context, agent, call));
+        Json why = {{"task", clip(job.task, 2000)}, {"model_said", clip(response.content, 2000)}, {"turn", turn}};
+        CADRE_ASSIGN_OR_RETURN(Json result, call_tool(context, agent, call, why));
         messages.push_back({"tool", clip(dump_json(result), kToolResultChars), {}, call.id});
       }
       continue;

@@ -7,8 +7,8 @@
 //   model    -> one call to the agent's tier (journaled and committed at
 //               once: a crash never pays for the same call twice)
 //   tools    -> each call the model asked for: only tools the agent is
-//               allowed, arguments checked against the tool's schema, asked
-//               to the PolicyHook, then run as a tool step; the result (or
+//               allowed, arguments checked against the tool's schema, passed
+//               through the policy gate, then run as a tool step; the result (or
 //               the reason it was refused) goes back to the model
 //   repeat until a final answer or max_turns
 //   check    -> the answer against the success criterion (JSON Schema and/or
@@ -17,7 +17,9 @@
 //               `success.retries` failed checks the task fails with them
 //
 // Budgets (tokens and dollars per day and per objective) are checked before
-// each new model call; at the limit the task fails with the figures.
+// each new model call; at a limit the agent's tasks wait for an approval item
+// that asks a human to raise it (rejected: the task fails with the figures).
+// Model and tool calls pass the policy gate (policy/gate.h) first.
 //
 // AgentTaskHandler runs tasks of kind agent_task (an objective given to an
 // agent, or one task of a plan), and records the outcome in memory (an
@@ -40,7 +42,7 @@
 #include "kernel/task_handler.h"
 #include "memory/memory.h"
 #include "models/gateway.h"
-#include "policy/policy_hook.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -58,7 +60,7 @@ struct AgentJob {
 class AgentRunner {
  public:
   AgentRunner(Store& store, const Workspace& workspace, ToolStepContext tools,
-              ModelGateway* gateway, PolicyHook& policy, Memory* memory = nullptr);
+              ModelGateway* gateway, const Policy& policy, Memory* memory = nullptr);
 
   // Runs the loop for `agent` as steps of `context`'s task; the answer is
   // {answer, text, turns, tier, late}.
@@ -81,11 +83,23 @@ class AgentRunner {
   const Workspace& workspace() const { return workspace_; }
   Store& store() { return store_; }
   Memory* memory() { return memory_; }
+  const Policy& policy() const { return policy_; }
 
  private:
-  Status check_budget(TaskContext& context, const AgentDef& agent, const TokenUsage& used,
-                      double spent);
-  Result<Json> call_tool(TaskContext& context, const AgentDef& agent, const ModelToolCall& call);
+  // A budget the agent has reached, after what approvals granted; none when within all.
+  struct BudgetOverrun {
+    std::string scope;    // "objective:ID" or "day:YYYY-MM-DD"
+    std::string message;  // the figures and the setting
+    double usd = 0;       // what approving grants
+    int64_t tokens = 0;
+  };
+  Result<std::optional<BudgetOverrun>> budget_overrun(TaskContext& context, const AgentDef& agent,
+                                                      const TokenUsage& used, double spent);
+  // Ok when the next model call is within budget; at a limit the task waits
+  // for a human to raise it (an approval item shared by the agent's tasks).
+  Status ensure_budget(TaskContext& context, const AgentDef& agent, const TokenUsage& used, double spent);
+  Result<Json> call_tool(TaskContext& context, const AgentDef& agent, const ModelToolCall& call,
+                         const Json& why);
   Result<std::vector<std::string>> check_answer(TaskContext& context, const AgentDef& agent,
                                                 const AgentJob& job, const std::string& text,
                                                 Json* answer);
@@ -94,7 +108,7 @@ class AgentRunner {
   const Workspace& workspace_;
   ToolStepContext tools_;
   ModelGateway* gateway_;  // null: no models configured
-  PolicyHook& policy_;
+  const Policy& policy_;
   Memory* memory_;  // null: agents work without memory
   std::mutex cache_mutex_;
   std::map<std::string, std::shared_ptr<const AgentDef>> cache_;

@@ -10,6 +10,7 @@
 #include "core/id.h"
 #include "core/json_schema.h"
 #include "core/yaml_util.h"
+#include "policy/gate.h"
 
 namespace cadre {
 namespace {
@@ -195,6 +196,30 @@ Result<Json> PlanHandler::make_plan(TaskContext& context, const AgentDef& planne
                                     " attempts; the last one failed with:" + last_errors);
 }
 
+Result<Json> PlanHandler::approve_plan(TaskContext& context, Json plan, const std::string& objective,
+                                       double budget_usd) {
+  const PolicyConfig& config = runner_.policy().config();
+  PolicyDecision decision{PolicyOutcome::kRequireApproval, "plans.require_approval",
+                          "policies.yaml asks for every plan to be approved before it runs", config.approval_timeout,
+                          config.on_timeout};
+  ApprovalRecord draft = approval_for(context, decision, "plan",
+                                      "the planner proposes " + std::to_string(plan["tasks"].size()) +
+                                          " task(s) for: " + objective);
+  draft.request = {{"plan", plan}};
+  draft.schema = plan_schema();
+  draft.context = {{"objective", objective}};
+  CADRE_ASSIGN_OR_RETURN(Json answer, context.await_approval(std::move(draft)));
+  if (!approved(answer)) return Status::FailedPrecondition("the plan was " + describe_refusal(answer));
+  if (!answer.contains("args")) return plan;
+  auto errors = validate_plan(answer["args"], runner_.workspace(), limits_, budget_usd);
+  if (!errors.empty()) {
+    std::string list;
+    for (const auto& e : errors) list += "\n- " + e;
+    return Status::FailedPrecondition("the edited plan cannot run:" + list);
+  }
+  return answer["args"];
+}
+
 Result<Json> PlanHandler::run(TaskContext& context) {
   const Json& spec = context.task().spec;
   const std::string objective = spec.value("objective", std::string());
@@ -208,6 +233,10 @@ Result<Json> PlanHandler::run(TaskContext& context) {
     CADRE_ASSIGN_OR_RETURN(planner, runner_.definition(version));
   }
   CADRE_ASSIGN_OR_RETURN(Json plan, make_plan(context, *planner, objective, budget_usd));
+  const StepRecord* next = context.next_journaled();
+  if (next ? next->name == "approval.plan" : runner_.policy().config().plans_require_approval) {
+    CADRE_ASSIGN_OR_RETURN(plan, approve_plan(context, std::move(plan), objective, budget_usd));
+  }
   Status spawned = context.spawn_children("plan", [&] {
     std::vector<NewTask> children;
     TimeMs now = context.clock().now_ms();

@@ -43,6 +43,8 @@ class PlanHandler final : public TaskHandler {
  private:
   Result<Json> make_plan(TaskContext& context, const AgentDef& planner,
                          const std::string& objective, double budget_usd);
+  // With plans.require_approval: the plan as a human approved (or edited) it.
+  Result<Json> approve_plan(TaskContext& context, Json plan, const std::string& objective, double budget_usd);
 
   AgentRunner& runner_;
   const PlanLimits limits_;

@@ -135,14 +135,10 @@ Result<RunStarted> start_playbook(Store& store, const Workspace& workspace,
   return RunStarted{o.id, true};
 }
 
-PlaybookStepHandler::PlaybookStepHandler(Store& store, const ToolRegistry& tools,
-                                         std::filesystem::path root,
-                                         std::map<std::string, ToolLimits> tool_limits,
-                                         int max_foreach_items, AgentRunner* agents)
+PlaybookStepHandler::PlaybookStepHandler(Store& store, ToolStepContext tools, int max_foreach_items,
+                                         AgentRunner* agents)
     : store_(store),
-      tools_(tools),
-      root_(std::move(root)),
-      tool_limits_(std::move(tool_limits)),
+      tools_(std::move(tools)),
       max_foreach_items_(max_foreach_items),
       agents_(agents) {}
 
@@ -267,12 +263,13 @@ Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef&
     job.inputs.erase("task");
     return agents_->run(context, *agent, job);
   }
-  ToolStepContext env{&tools_, root_, &tool_limits_};
   ToolStepOptions options;
   options.retry = step.retry;
   options.timeout = step.timeout.value_or(0);
   options.label = "step '" + step.id + "'";
-  return run_tool_step(context, env, step.uses, args, options);
+  options.playbook = context.task().spec.value("playbook", std::string());
+  options.why = {{"playbook", options.playbook}, {"step", step.id}};
+  return run_tool_step(context, tools_, step.uses, args, options);
 }
 
 }  // namespace cadre

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "agents/playbook.h"
+#include "agents/tool_step.h"
 #include "agents/workspace.h"
 #include "kernel/task_handler.h"
 #include "kernel/tool.h"
@@ -59,9 +60,7 @@ Result<Json> validate_inputs(const PlaybookDef& playbook, const Json& inputs);
 class PlaybookStepHandler final : public TaskHandler {
  public:
   // `agents` runs steps that use `agent.NAME`; null: such steps fail.
-  PlaybookStepHandler(Store& store, const ToolRegistry& tools, std::filesystem::path workspace_root,
-                      std::map<std::string, ToolLimits> tool_limits, int max_foreach_items,
-                      AgentRunner* agents = nullptr);
+  PlaybookStepHandler(Store& store, ToolStepContext tools, int max_foreach_items, AgentRunner* agents = nullptr);
   Result<Json> run(TaskContext& context) override;
 
  private:
@@ -70,9 +69,7 @@ class PlaybookStepHandler final : public TaskHandler {
   Result<Json> fan_out(TaskContext& context, const StepDef& step, Json scope);
 
   Store& store_;
-  const ToolRegistry& tools_;
-  const std::filesystem::path root_;
-  const std::map<std::string, ToolLimits> tool_limits_;
+  const ToolStepContext tools_;
   const int max_foreach_items_;
   AgentRunner* agents_;
   std::mutex cache_mutex_;

@@ -5,6 +5,7 @@
 #include "agents/objectives.h"
 #include "agents/planner.h"
 #include "agents/playbook_runner.h"
+#include "agents/workspace_secrets.h"
 #include "connectors/builtin_tools.h"
 #include "core/id.h"
 #include "core/template.h"
@@ -58,24 +59,26 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   rt->options_ = options;
   const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
+  // Loaded first: from here on their values are redacted from every output.
+  CADRE_ASSIGN_OR_RETURN(SecretResolver secrets, load_workspace_secrets(workspace, *rt->store_, clock));
   rt->gateway_ = std::make_unique<ModelGateway>(workspace.config.models, workspace.root,
-                                                rt->store_.get(), clock);
+                                                rt->store_.get(), clock, make_key_resolver(secrets));
   CADRE_RETURN_IF_ERROR(rt->gateway_->init().with_context("cadre.yaml models"));
   if (!options.record_models.empty())
     CADRE_RETURN_IF_ERROR(rt->gateway_->record_to(options.record_models));
   CADRE_ASSIGN_OR_RETURN(rt->memory_, open_memory(rt->store_->memory(), workspace.config.memory,
                                                   rt->gateway_.get(), workspace_state_dir(workspace), clock));
   CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry(rt->memory_.get()));
-  rt->policy_ = std::make_unique<AllowAllPolicy>();
-  ToolStepContext tool_env{rt->tools_.get(), workspace.root, &workspace.config.tools};
+  rt->policy_ = std::make_unique<Policy>(workspace.policies);
+  ToolStepContext tool_env{rt->tools_.get(), workspace.root, &workspace.config.tools, rt->policy_.get(),
+                           rt->store_.get()};
   rt->agents_ = std::make_unique<AgentRunner>(*rt->store_, workspace, tool_env, rt->gateway_.get(),
                                               *rt->policy_, rt->memory_.get());
 
   rt->kernel_ =
       std::make_unique<Kernel>(*rt->store_, clock, workspace.config.kernel, options.worker_id);
-  auto playbooks = std::make_shared<PlaybookStepHandler>(
-      *rt->store_, *rt->tools_, workspace.root, workspace.config.tools,
-      workspace.config.kernel.max_foreach_items, rt->agents_.get());
+  auto playbooks = std::make_shared<PlaybookStepHandler>(*rt->store_, tool_env,
+                                                         workspace.config.kernel.max_foreach_items, rt->agents_.get());
   rt->kernel_->register_handler(kPlaybookStepKind, playbooks);
   rt->kernel_->register_handler(kPlaybookItemKind, playbooks);
   rt->kernel_->register_handler(kAgentTaskKind, std::make_shared<AgentTaskHandler>(*rt->agents_));
@@ -85,7 +88,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   rt->kernel_->register_handler(
       kCompactionTaskKind,
       std::make_shared<CompactionHandler>(*rt->memory_, rt->gateway_.get(),
-                                          CompactionOptions{memory.compact_older_than, memory.compaction_max_groups}));
+                                          CompactionOptions{memory.compact_older_than, memory.compaction_max_groups},
+                                          rt->policy_.get(), rt->store_.get()));
   AgentLimits limits;
   for (const auto& [name, agent] : workspace.agents) limits[name] = agent->concurrency;
   rt->kernel_->set_agent_limits(std::move(limits));

@@ -19,7 +19,7 @@
 #include "kernel/trigger_scheduler.h"
 #include "memory/memory.h"
 #include "models/gateway.h"
-#include "policy/policy_hook.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -77,7 +77,7 @@ class Runtime {
   std::unique_ptr<ToolRegistry> tools_;
   std::unique_ptr<ModelGateway> gateway_;
   std::unique_ptr<Memory> memory_;
-  std::unique_ptr<PolicyHook> policy_;
+  std::unique_ptr<Policy> policy_;
   std::unique_ptr<AgentRunner> agents_;
   std::unique_ptr<Kernel> kernel_;
   std::unique_ptr<TriggerScheduler> triggers_;

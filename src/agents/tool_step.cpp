@@ -1,12 +1,23 @@
 #include "agents/tool_step.h"
 
 #include "core/duration.h"
+#include "policy/gate.h"
 
 namespace cadre {
 
 Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,
-                           const std::string& tool_name, const Json& args,
+                           const std::string& tool_name, const Json& proposed,
                            const ToolStepOptions& options) {
+  auto tool = env.tools->find(tool_name);
+  Json args = proposed;
+  if (env.policy != nullptr && tool && tool_name != "wait") {
+    ToolGateRequest gate;
+    gate.call = {options.agent, options.playbook, "", tool_name,
+                 tool ? tool->spec().risk : RiskClass::kWrite, proposed};
+    gate.schema = tool ? tool->spec().input_schema : Json::object();
+    gate.context = options.why;
+    CADRE_ASSIGN_OR_RETURN(args, gate_tool_call(context, *env.policy, *env.store, std::move(gate)));
+  }
   if (tool_name == "wait") {
     int given = args.contains("duration") + args.contains("until") + args.contains("event");
     if (given != 1) {
@@ -39,7 +50,6 @@ Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,
       return Status::InvalidArgument(options.label + ": emit needs an 'event' name");
     return context.emit(args["event"].get<std::string>(), args.value("data", Json::object()));
   }
-  auto tool = env.tools->find(tool_name);
   if (!tool) return Status::NotFound(options.label + " uses unknown tool '" + tool_name + "'");
   const ToolSpec& spec = tool->spec();
   StepOptions step;
@@ -48,6 +58,7 @@ Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,
   step.idempotent = spec.idempotent;
   step.retry = options.retry.value_or(spec.retry);
   step.timeout = options.timeout;
+  step.audit = true;
   if (env.tool_limits && env.tool_limits->count(spec.name)) step.rate_limit_key = spec.name;
   return context.run_step(step, args, [&](StepCall& call) -> Result<Json> {
     ToolCall tool_call{args,

@@ -19,9 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kPoliciesYaml =
-    "# Policies: rules evaluated before every tool call and model call (allow,\n"
-    "# deny or require_approval), budgets and rate caps. The rule schema arrives\n"
-    "# in a later release; until then this file only has to be a YAML mapping.\n"
+    "# Policies: rules asked before every tool call and model call. Outcomes:\n"
+    "# allow, deny (with a reason the agent sees) or require_approval (a human\n"
+    "# answers with `cadre approvals`, `cadre approve ID`, `cadre reject ID`).\n"
+    "# The most restrictive matching rule wins; see docs/cli.md#policies.\n"
+    "defaults: {read: allow, write: allow, irreversible: require_approval, model: allow}\n"
+    "approvals: {timeout: 24h, on_timeout: reject}\n"
     "rules: []\n";
 
 constexpr std::string_view kHelloPlaybook =
@@ -110,24 +113,6 @@ bool is_valid_file_name(std::string_view s) {
                      [&](char c) { return lower_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-// Agent and policy files get their schemas in later releases; for now each
-// must be a YAML mapping (policies.yaml may also be empty).
-void check_yaml_mapping(const fs::path& path, const std::string& relative, bool allow_empty,
-                        Diagnostics* diagnostics) {
-  auto text = read_text_file(path);
-  if (!text.ok()) {
-    diagnostics->add(relative, 0, 0, "", "cannot read the file: " + text.status().message());
-    return;
-  }
-  auto root = parse_yaml(*text, relative, diagnostics);
-  if (!root) return;
-  if (root->IsMap() || (allow_empty && root->IsNull())) return;
-  YamlPos pos = yaml_pos(*root);
-  diagnostics->add(
-      relative, pos.line, pos.column, "",
-      "expected a mapping, got " + (root->IsNull() ? "an empty file" : yaml_kind(*root)));
-}
-
 std::string relative_name(const fs::path& path, const fs::path& root) {
   return path.lexically_relative(root).generic_string();
 }
@@ -183,8 +168,12 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
   }
 
   if (fs::exists(absolute_root / "policies.yaml", ec)) {
-    check_yaml_mapping(absolute_root / "policies.yaml", "policies.yaml", /*allow_empty=*/true,
-                       diagnostics);
+    auto text = read_text_file(absolute_root / "policies.yaml");
+    if (text.ok()) {
+      workspace.policies = parse_policies(*text, "policies.yaml", diagnostics);
+    } else {
+      diagnostics->add("policies.yaml", 0, 0, "", "cannot read the file: " + text.status().message());
+    }
   }
 
   std::map<std::string, std::string> name_files;  // playbook name -> file that defined it

@@ -3,7 +3,7 @@
 //   cadre.yaml        settings (WorkspaceConfig)
 //   agents/*.yaml     roles (AgentDef, agents/agent.h)
 //   playbooks/*.yaml  declared processes (PlaybookDef)
-//   policies.yaml     rules (validated as a YAML mapping until policy lands)
+//   policies.yaml     rules, approval defaults, plan approval (policy/policy.h)
 //   .cadre/           database and keys; never committed (.cadre/.gitignore)
 //
 // Loading validates every file and collects every problem as a Diagnostic
@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/diagnostics.h"
 #include "core/result.h"
+#include "policy/policy.h"
 
 namespace cadre {
 
@@ -43,6 +44,7 @@ struct Workspace {
   WorkspaceConfig config;
   std::map<std::string, PlaybookDef> playbooks;   // by name
   std::map<std::string, std::shared_ptr<const AgentDef>> agents;  // by name
+  PolicyConfig policies;                          // policies.yaml (defaults when absent)
 
   // The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;

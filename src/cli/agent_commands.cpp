@@ -1,6 +1,7 @@
 // `cadre agents`, `cadre ask`, `cadre objective add`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "agents/agent.h"
@@ -12,7 +13,7 @@
 namespace cadre {
 namespace {
 
-Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
+Json agent_summary(Store& store, const AgentDef& agent, bool paused, TimeMs now) {
   Json row = {{"name", agent.name},
               {"role", agent.role},
               {"tier", agent.tier},
@@ -33,7 +34,7 @@ Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
             {{"task", t.id}, {"objective", t.objective_id}, {"state", to_string(t.state)}});
         if (t.state == TaskState::kRunning) row["state"] = "working";
         if (t.state != TaskState::kRunning && row["state"] == "idle")
-          row["state"] = to_string(t.state);
+          row["state"] = t.wait_kind == WaitKind::kApproval ? "awaiting approval" : to_string(t.state);
       } else if (is_terminal(t.state) && row["last_outcome"].is_null()) {
         row["last_outcome"] = {{"task", t.id},
                                {"objective", t.objective_id},
@@ -45,6 +46,18 @@ Json agent_summary(Store& store, const AgentDef& agent, TimeMs now) {
   }
   auto today = store.model_usage(utc_day_start(now), agent.name);
   row["today"] = today.ok() ? *today : Json();
+  ApprovalFilter raises;
+  raises.state = ApprovalState::kPending;
+  raises.kind = "budget";
+  raises.agent = agent.name;
+  auto waiting = store.list_approvals(raises);
+  row["budget_approvals"] = Json::array();
+  if (waiting.ok()) {
+    for (const auto& a : *waiting) row["budget_approvals"].push_back(a.id);
+    if (!waiting->empty()) row["state"] = "over budget";
+  }
+  row["paused"] = paused;
+  if (paused) row["state"] = "paused";
   return row;
 }
 
@@ -82,9 +95,15 @@ void print_outcome(Store& store, const ObjectiveRecord& o) {
 int cmd_agents(const GlobalOptions& global, bool json) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
+  auto pauses = session->store->pauses();
+  if (!pauses.ok()) return report_error(pauses.status());
+  auto is_paused = [&](const std::string& name) {
+    return std::any_of(pauses->begin(), pauses->end(),
+                       [&](const PauseRecord& p) { return p.target == "*" || p.target == name; });
+  };
   Json rows = Json::array();
   for (const auto& [name, agent] : session->workspace.agents) {
-    rows.push_back(agent_summary(*session->store, *agent, now_ms()));
+    rows.push_back(agent_summary(*session->store, *agent, is_paused(name), now_ms()));
   }
   if (json) {
     print_json(rows);
@@ -102,10 +121,12 @@ int cmd_agents(const GlobalOptions& global, bool json) {
                                               today.value("output_tokens", int64_t{0}),
                                           today.value("cost_usd", 0.0))
                             : "-";
-    std::cout << fmt::format("{:<16} {:<8} tier {:<6} today: {}\n", r["name"].get<std::string>(),
+    std::cout << fmt::format("{:<16} {:<10} tier {:<6} today: {}\n", r["name"].get<std::string>(),
                              r["state"].get<std::string>(), r["tier"].get<std::string>(), spend);
     if (!r["role"].get<std::string>().empty())
       std::cout << "  " << r["role"].get<std::string>() << "\n";
+    for (const auto& id : r["budget_approvals"])
+      std::cout << "  at its budget: cadre approvals shows " << id.get<std::string>() << "\n";
     for (const auto& c : r["current"]) {
       std::cout << fmt::format("  {} task {} of {}\n", c["state"].get<std::string>(),
                                c["task"].get<std::string>(), c["objective"].get<std::string>());

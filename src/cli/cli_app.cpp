@@ -8,6 +8,7 @@
 
 #include "cli/command_groups.h"
 #include "cli/commands.h"
+#include "core/redacting_sink.h"
 
 namespace cadre {
 
@@ -27,7 +28,10 @@ int cli_main(int argc, char** argv) {
   std::string log_level = std::getenv("CADRE_LOG") ? std::getenv("CADRE_LOG") : "warn";
   app.add_option("-w,--workspace", global.workspace, "workspace folder (default: search upward for cadre.yaml)");
   spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_default_logger(spdlog::stderr_color_mt("cadre"));
+  // Every log line passes the redactor: no loaded secret's value is ever printed.
+  auto to_stderr = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("cadre", std::make_shared<RedactingSink>(to_stderr)));
   spdlog::set_level(spdlog::level::from_str(log_level));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error (env CADRE_LOG)")
       ->each([](const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); });

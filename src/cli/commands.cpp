@@ -12,6 +12,7 @@
 #include "agents/workspace.h"
 #include "cli/session.h"
 #include "core/id.h"
+#include "core/redact.h"
 #include "kernel/operations.h"
 
 namespace cadre {
@@ -174,7 +175,8 @@ int exit_code_for(const Status& status) {
 }
 
 int report_error(const Status& status) {
-  std::cerr << "error: " << status.message() << "\n";
+  // Redacted: an error may quote an API's answer or a tool's input that held a secret.
+  std::cerr << "error: " << redact(status.message()) << "\n";
   return exit_code_for(status);
 }
 
@@ -286,6 +288,15 @@ int cmd_status(const GlobalOptions& global, bool json) {
   };
   std::cout << "objectives " << counts(s["objectives"]) << "\n";
   std::cout << "tasks      " << counts(s["tasks"]) << "\n";
+  for (const auto& p : s["paused"]) {
+    std::string target = p["target"] == "*" ? "all work" : "agent " + p["target"].get<std::string>();
+    std::cout << "paused:    " << target << " by " << p["by"].get<std::string>()
+              << (p["reason"].get<std::string>().empty() ? "" : ": " + p["reason"].get<std::string>()) << "\n";
+  }
+  for (const auto& a : s["approvals"]) {
+    std::cout << "needs you: " << a["id"].get<std::string>() << " (" << a["kind"].get<std::string>()
+              << "): " << a["title"].get<std::string>() << "  -> cadre approvals\n";
+  }
   for (const auto& item : s["needs_attention"]) {
     std::cout << "needs you: task " << item["task"].get<std::string>() << " ("
               << item["key"].get<std::string>() << "): " << item["why"].get<std::string>() << "\n";

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "agents/runtime.h"
+#include "agents/workspace_secrets.h"
 #include "cli/session.h"
 #include "core/duration.h"
 #include "core/id.h"
@@ -25,8 +26,10 @@ Result<MemorySession> open_memory_session(const GlobalOptions& global) {
   MemorySession m;
   CADRE_ASSIGN_OR_RETURN(m.session, open_session(global));
   const Workspace& ws = m.session.workspace;
+  CADRE_ASSIGN_OR_RETURN(SecretResolver secrets,
+                         load_workspace_secrets(ws, *m.session.store, SystemClock::instance()));
   m.gateway = std::make_unique<ModelGateway>(ws.config.models, ws.root, m.session.store.get(),
-                                             SystemClock::instance());
+                                             SystemClock::instance(), make_key_resolver(secrets));
   CADRE_RETURN_IF_ERROR(m.gateway->init().with_context("cadre.yaml models"));
   CADRE_ASSIGN_OR_RETURN(m.memory, open_memory(m.session.store->memory(), ws.config.memory, m.gateway.get(),
                                                workspace_state_dir(ws), SystemClock::instance()));

@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "core/references.h"
 #include "core/yaml_util.h"
 
 namespace cadre {
@@ -143,38 +144,19 @@ constexpr int kMaxTokensLimit = 1000000;
 constexpr int kMaxEmbedBatch = 2048;  // OpenAI's limit on inputs per embeddings request
 constexpr double kMaxPricePerMtok = 1e6;
 
-bool is_env_name(std::string_view name) {
-  if (name.empty()) return false;
-  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
-  if (!letter(name[0])) return false;
-  for (char c : name) {
-    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
-  }
-  return true;
-}
-
 // api_key holds a reference, never a key: cadre.yaml is committed with the workspace.
 void check_api_key(YamlReader& reader, const YamlField& field, const std::string& value) {
   if (value.empty()) return;
-  std::string_view text = value;
-  constexpr std::string_view kEnvPrefix = "${env:";
-  if (text.starts_with(kEnvPrefix) && text.ends_with("}")) {
-    if (!is_env_name(text.substr(kEnvPrefix.size(), text.size() - kEnvPrefix.size() - 1))) {
-      reader.error(
-          field,
-          "${env:NAME} needs a variable name of letters, digits and underscores, not starting "
-          "with a digit");
-    }
+  Result<std::optional<Reference>> reference = parse_reference(value, "");
+  if (!reference.ok()) {
+    reader.error(field, reference.status().message());
     return;
   }
-  if (text.starts_with("${secret:")) {
-    reader.error(field, "${secret:NAME} references come in a later release; use ${env:NAME}");
-    return;
-  }
+  if (reference->has_value()) return;
   // The value is not repeated: it is probably a real key.
   reader.error(field,
-               "must be a reference such as \"${env:OPENAI_API_KEY}\", not a literal key: a key "
-               "here would be committed with the workspace");
+               "must be a reference such as \"${env:OPENAI_API_KEY}\" or \"${secret:OPENAI}\", not "
+               "a literal key: a key here would be committed with the workspace");
 }
 
 // One endpoint; `allow_fallbacks` for a tier's primary, not for a fallback.

@@ -156,7 +156,16 @@ void Kernel::dispatch_loop() {
     }
     int want = std::min(free_slots, kClaimBatch);
     TimeMs now = clock_.now_ms();
-    auto claimed = store_.claim_tasks(worker_id_, want, now, config_.lease, agent_limits_);
+    refresh_pauses(now);
+    AgentLimits limits = agent_limits_;
+    bool all_paused;
+    {
+      std::lock_guard lock(pause_mutex_);
+      all_paused = paused_.count("*") > 0;
+      for (const auto& agent : paused_) limits[agent] = 0;  // claimed by no one while paused
+    }
+    auto claimed = all_paused ? Result<std::vector<TaskRecord>>(std::vector<TaskRecord>{})
+                              : store_.claim_tasks(worker_id_, want, now, config_.lease, limits);
     if (!claimed.ok()) {
       spdlog::warn("claiming tasks failed: {}", claimed.status().to_string());
     } else if (!claimed->empty()) {
@@ -170,16 +179,40 @@ void Kernel::dispatch_loop() {
       worker_wake_.notify_all();
       if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
     }
-    // Nothing more is due: sleep until the next timer, a wake(), or the poll interval.
+    // Nothing more is due: sleep until the next timer, a wake(), or the poll
+    // interval. Tasks due now that the claim left (paused, or at their
+    // agent's limit) wait for a wake() or a poll, not a busy loop.
     TimeMs deadline = now + config_.poll_interval;
     if (claimed.ok()) {
-      auto next = store_.next_wake_time();
+      auto next = store_.next_wake_time(now);
       if (next.ok() && *next > 0) deadline = std::min(deadline, std::max(*next, now + 1));
     }
     std::unique_lock lock(mutex_);
     dispatcher_wake_.wait_for(lock, std::chrono::milliseconds(std::max<TimeMs>(deadline - now, 1)),
                               [&] { return stopping_ || wake_generation_ != generation; });
   }
+}
+
+void Kernel::refresh_pauses(TimeMs now) {
+  {
+    std::lock_guard lock(pause_mutex_);
+    if (now - pauses_read_at_ < config_.poll_interval) return;
+    pauses_read_at_ = now;
+  }
+  auto pauses = store_.pauses();
+  if (!pauses.ok()) {
+    spdlog::warn("reading the kill switch failed: {}", pauses.status().to_string());
+    return;
+  }
+  std::set<std::string> targets;
+  for (const auto& p : *pauses) targets.insert(p.target);
+  std::lock_guard lock(pause_mutex_);
+  paused_ = std::move(targets);
+}
+
+bool Kernel::paused(const std::string& agent) const {
+  std::lock_guard lock(pause_mutex_);
+  return paused_.count("*") > 0 || (!agent.empty() && paused_.count(agent) > 0);
 }
 
 void Kernel::worker_loop() {
@@ -226,7 +259,7 @@ std::optional<TaskRecord> Kernel::run_task(TaskRecord task) {
   }
   TaskEnvironment env{&store_,       &clock_,   &config_,
                       &rate_limiter_, &release_now_, [this] { return next_random(); },
-                      worker_id_,     config_.lease};
+                      worker_id_,     config_.lease, [this](const TaskRecord& t) { return paused(t.agent); }};
   auto handler = handlers_.find(task.kind);
   TaskContext context(std::move(env), task, std::move(journal));
   Result<Json> result = handler == handlers_.end()

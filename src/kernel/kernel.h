@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -75,6 +76,9 @@ class Kernel {
   std::optional<TaskRecord> run_task(TaskRecord task);
   void recover_dead_local_workers();
   double next_random();
+  // The kill switch as the store has it, read at most every poll interval.
+  void refresh_pauses(TimeMs now);
+  bool paused(const std::string& agent) const;
 
   Store& store_;
   const Clock& clock_;
@@ -83,6 +87,9 @@ class Kernel {
   std::map<std::string, std::shared_ptr<TaskHandler>> handlers_;
   RateLimiter rate_limiter_;
   AgentLimits agent_limits_;
+  mutable std::mutex pause_mutex_;
+  std::set<std::string> paused_;           // "*" or agent names
+  TimeMs pauses_read_at_ = 0;
 
   std::atomic<bool> stopping_{false};      // no new claims
   std::atomic<bool> release_now_{false};   // running tasks release at their next step

@@ -55,6 +55,17 @@ Result<Json> kernel_status(Store& store, TimeMs now) {
     out["needs_attention"].push_back(
         {{"task", t.id}, {"objective", t.objective_id}, {"key", t.key}, {"why", t.error}});
   }
+  ApprovalFilter waiting;
+  waiting.state = ApprovalState::kPending;
+  waiting.limit = 20;
+  CADRE_ASSIGN_OR_RETURN(auto approvals, store.list_approvals(waiting));
+  out["approvals"] = Json::array();
+  for (const auto& a : approvals) {
+    out["approvals"].push_back({{"id", a.id}, {"kind", a.kind}, {"title", a.title}, {"task", a.task_id}});
+  }
+  CADRE_ASSIGN_OR_RETURN(auto pauses, store.pauses());
+  out["paused"] = Json::array();
+  for (const auto& p : pauses) out["paused"].push_back({{"target", p.target}, {"by", p.by}, {"reason", p.reason}});
   CADRE_ASSIGN_OR_RETURN(auto rejected, store.rejected_events(5));
   out["rejected_events"] = Json::array();
   for (const auto& e : rejected) out["rejected_events"].push_back(to_json(e));

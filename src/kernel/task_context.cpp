@@ -1,5 +1,6 @@
 #include "kernel/task_context.h"
 
+#include "core/hash.h"
 #include "core/id.h"
 #include "kernel/rate_limiter.h"
 
@@ -114,10 +115,28 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
         return status_from_journal(j->error);
       case StepState::kStarted:
         if (!options.idempotent) {
-          std::string msg = "step " + std::to_string(seq) + " (" + options.name +
-                            ") was in flight when its worker stopped and is not idempotent, so it was not "
-                            "repeated; decide with: cadre resolve " + task_.id + " --done|--redo|--fail";
-          CADRE_RETURN_IF_ERROR(flush({TaskFinished{TaskState::kUncertain, nullptr, msg, env_.clock->now_ms()}}));
+          const TimeMs now = env_.clock->now_ms();
+          ApprovalRecord question;
+          question.id = new_id("apr", now);
+          question.kind = "uncertain";
+          question.objective_id = task_.objective_id;
+          question.task_id = task_.id;
+          question.step_seq = seq;
+          question.agent = task_.agent;
+          question.title = "Did step " + std::to_string(seq) + " (" + options.name + ") of task " + task_.key +
+                           " happen?";
+          question.reason = "it was in flight when its worker stopped and is not idempotent, so it was not repeated";
+          question.request = {{"step", seq}, {"name", options.name}, {"input", j->input},
+                              {"idempotency_key", j->idempotency_key}};
+          question.created_at = now;
+          std::string msg = "step " + std::to_string(seq) + " (" + options.name + ") " + question.reason +
+                            "; decide with: cadre approve " + question.id + " (it happened), cadre approve " +
+                            question.id + " --redo, or cadre reject " + question.id +
+                            " (or cadre resolve " + task_.id + " --done|--redo|--fail)";
+          audit(audit_entry(now, "", "approval.requested", question.id,
+                            {{"kind", "uncertain"}, {"step", seq}, {"name", options.name}}));
+          CADRE_RETURN_IF_ERROR(
+              flush({ApprovalRequested{std::move(question)}, TaskFinished{TaskState::kUncertain, nullptr, msg, now}}));
           settled_ = true;
           return Status::Suspended(msg);
         }
@@ -128,11 +147,8 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
         break;
     }
   }
-  if (env_.stopping && env_.stopping->load()) {
-    CADRE_RETURN_IF_ERROR(flush({TaskReleased{env_.clock->now_ms()}}));
-    settled_ = true;
-    return Status::Suspended("released at shutdown");
-  }
+  if (env_.stopping && env_.stopping->load()) return release("released at shutdown");
+  if (env_.paused && env_.paused(task_)) return release("paused by the kill switch");
   CADRE_RETURN_IF_ERROR(check_limits(input));
   if (!options.rate_limit_key.empty() && env_.rate_limiter) {
     TimeMs free_at = env_.rate_limiter->acquire(options.rate_limit_key, env_.clock->now_ms());
@@ -161,6 +177,12 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
       effect_happened = true;
     }
   }
+  if (options.audit) {
+    Json data = {{"step", seq}, {"attempt", attempt}, {"input_sha256", sha256_hex(dump_json(input))}};
+    if (out.ok()) data["output_sha256"] = sha256_hex(dump_json(*out));
+    else data["error"] = out.status().to_string();
+    audit(audit_entry(finished, "", options.kind == "model" ? "model.call" : "tool.effect", options.name, data));
+  }
   if (out.ok()) {
     journal_bytes_ += json_size(*out);
     pending_.push_back(StepFinished{seq, StepState::kDone, *out, "", finished});
@@ -185,20 +207,99 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   return final_error;
 }
 
-Result<Json> TaskContext::journal_value(const std::string& kind, const std::function<Json()>& make) {
+Result<Json> TaskContext::record(const std::string& name, const std::string& kind,
+                                 const std::function<Json()>& make) {
   const int seq = ++cursor_;
   if (const StepRecord* j = journaled(seq)) {
-    if (j->kind != kind) {
-      return Status::FailedPrecondition("replay diverged at step " + std::to_string(seq) + ": the journal has a '" +
-                                        j->kind + "' step but the handler asked for '" + kind + "'");
+    if (j->kind != kind || j->name != name) {
+      return Status::FailedPrecondition("replay diverged at step " + std::to_string(seq) + ": the journal has '" +
+                                        j->name + "' (" + j->kind + ") but the handler asked for '" + name +
+                                        "' (" + kind + ")");
     }
     if (j->state == StepState::kDone) return j->output;
   }
   Json value = make();
   TimeMs at = env_.clock->now_ms();
-  pending_.push_back(StepStarted{seq, kind, kind, idempotency_key(seq), nullptr, 1, at});
+  pending_.push_back(StepStarted{seq, name, kind, idempotency_key(seq), nullptr, 1, at});
   pending_.push_back(StepFinished{seq, StepState::kDone, value, "", at});
   return value;
+}
+
+std::string TaskContext::actor() const {
+  if (!task_.agent.empty()) return "agent:" + task_.agent;
+  std::string playbook = task_.spec.is_object() ? task_.spec.value("playbook", std::string()) : "";
+  if (!playbook.empty()) return "playbook:" + playbook;
+  return task_.kind;
+}
+
+void TaskContext::audit(AuditEntry entry) {
+  if (entry.at == 0) entry.at = env_.clock->now_ms();
+  if (entry.actor.empty()) entry.actor = actor();
+  if (entry.task_id.empty()) entry.task_id = task_.id;
+  if (entry.objective_id.empty()) entry.objective_id = task_.objective_id;
+  pending_.push_back(AuditAppended{std::move(entry)});
+}
+
+Status TaskContext::release(const std::string& why) {
+  CADRE_RETURN_IF_ERROR(flush({TaskReleased{env_.clock->now_ms()}}));
+  settled_ = true;
+  return Status::Suspended(why);
+}
+
+Result<Json> TaskContext::deliver_approval(int seq, const ApprovalRecord& a) {
+  Json answer = approval_outcome(a);
+  pending_.push_back(StepFinished{seq, StepState::kDone, answer, "", env_.clock->now_ms()});
+  return answer;
+}
+
+Result<Json> TaskContext::await_approval(ApprovalRecord draft) {
+  const int seq = ++cursor_;
+  const StepRecord* j = journaled(seq);
+  if (j && j->kind != "approval") {
+    return Status::FailedPrecondition("replay diverged at step " + std::to_string(seq) + ": the journal has '" +
+                                      j->name + "' but the handler asked for an approval");
+  }
+  if (j && j->state == StepState::kDone) return j->output;
+  if (j && j->state == StepState::kFailed) return status_from_journal(j->error);
+  const TimeMs now = env_.clock->now_ms();
+  if (j) {
+    // Woken by its expiry, or claimed again after a crash: look at the item.
+    std::string id = j->input.is_object() ? j->input.value("id", std::string()) : "";
+    CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, env_.store->get_approval(id));
+    if (a.state == ApprovalState::kPending && a.expires_at > 0 && now >= a.expires_at) {
+      ApprovalAnswer expired{a.timeout_action.empty() ? "reject" : a.timeout_action, nullptr,
+                             "no answer within the approval's timeout", "timeout"};
+      AuditEntry entry =
+          audit_entry(now, "timeout", "approval.answered", a.id, {{"decision", expired.decision}, {"kind", a.kind}});
+      entry.objective_id = task_.objective_id;
+      entry.task_id = task_.id;
+      auto answered = env_.store->answer_approval(a.id, expired, now, &entry);
+      if (answered.ok()) {
+        a = *answered;
+      } else if (answered.status().is(StatusCode::kConflict)) {
+        CADRE_ASSIGN_OR_RETURN(a, env_.store->get_approval(id));  // answered just before
+      } else {
+        return answered.status();
+      }
+    }
+    if (a.state != ApprovalState::kPending) return deliver_approval(seq, a);
+    return park({WaitKind::kApproval, a.expires_at, a.id, seq, 0});
+  }
+  if (draft.id.empty()) draft.id = new_id("apr", now);
+  draft.state = ApprovalState::kPending;
+  draft.objective_id = task_.objective_id;
+  if (draft.task_id.empty()) draft.task_id = task_.id;
+  draft.step_seq = seq;
+  draft.created_at = now;
+  Json input = {{"id", draft.id}, {"kind", draft.kind}, {"title", draft.title}, {"rule", draft.rule},
+                {"request", draft.request}};
+  pending_.push_back(StepStarted{seq, "approval." + draft.kind, "approval", idempotency_key(seq), input, 1, now});
+  audit(audit_entry(now, "", "approval.requested", draft.id,
+                    {{"kind", draft.kind}, {"title", draft.title}, {"rule", draft.rule}, {"reason", draft.reason}}));
+  const std::string id = draft.id;
+  const TimeMs expires = draft.expires_at;
+  pending_.push_back(ApprovalRequested{std::move(draft)});
+  return park({WaitKind::kApproval, expires, id, seq, 0});
 }
 
 Result<TimeMs> TaskContext::now() {

@@ -45,6 +45,9 @@ struct StepOptions {
   // that are costly to repeat (a model call), so a crash right after cannot
   // lose what was paid for.
   bool commit_result = false;
+  // Append an audit entry ("tool.effect" / "model.call" by kind) with the
+  // step's result: hashes of its input and output, never their text.
+  bool audit = false;
 };
 
 // Handed to a step's effect.
@@ -65,6 +68,9 @@ struct TaskEnvironment {
   std::function<double()> random;            // [0,1); jitter
   std::string worker_id = {};                // non-empty: take a ready dependent on finishing (hand-off)
   int64_t lease_ms = 0;
+  // The kill switch: true when this task must not take another step now
+  // (it is released, keeping its journal, and resumes where it was).
+  std::function<bool(const TaskRecord&)> paused = {};
 };
 
 class TaskContext {
@@ -79,6 +85,10 @@ class TaskContext {
   // True while the next step is already in the journal (the handler is
   // replaying what an earlier run did rather than acting anew).
   bool replaying() const { return journaled(next_seq()) != nullptr; }
+  // The journal's record of the next step, if it has one.
+  const StepRecord* next_journaled() const { return journaled(next_seq()); }
+  // Who acts in this task, for audit entries: "agent:NAME", "playbook:NAME" or the task kind.
+  std::string actor() const;
 
   // Runs `effect` as the next step, or returns its journaled result.
   Result<Json> run_step(const StepOptions& options, const Json& input,
@@ -90,6 +100,19 @@ class TaskContext {
   Result<double> random();
   // Parks the task until `until` (no worker is held while it waits).
   Status sleep_until(TimeMs until, const std::string& name = "wait");
+  // Journals `make()` as a step named `name` of kind `kind`, once; replay
+  // returns the journaled value (a decision, a plan, a clock reading).
+  Result<Json> record(const std::string& name, const std::string& kind, const std::function<Json()>& make);
+  // Asks a human: creates the approval item `draft` (its id, task, step and
+  // times are filled in) and parks until it is answered or expires; returns
+  // the answer {decision, args?, reason?, by, at, state, approval_id}. An
+  // item whose expiry passed is answered with its timeout_action by
+  // "timeout". Items with the same id are shared: every task waiting for
+  // one is woken by its answer.
+  Result<Json> await_approval(ApprovalRecord draft);
+  // Appends an audit entry with the task's next commit (actor, task,
+  // objective and time filled in when empty).
+  void audit(AuditEntry entry);
   // Parks until an event named `name` is emitted; returns the event.
   Result<Json> wait_event(const std::string& name);
   // Holds the lock on `resource` until the task ends; parks while another task holds it.
@@ -124,7 +147,11 @@ class TaskContext {
   Status park(TaskParked parked);
   const StepRecord* journaled(int seq) const;
   Status check_limits(const Json& input);
-  Result<Json> journal_value(const std::string& kind, const std::function<Json()>& make);
+  Result<Json> journal_value(const std::string& kind, const std::function<Json()>& make) {
+    return record(kind, kind, make);
+  }
+  Status release(const std::string& why);
+  Result<Json> deliver_approval(int seq, const ApprovalRecord& approval);
 
   TaskEnvironment env_;
   TaskRecord task_;

@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/id.h"
 #include "models/gateway.h"
+#include "policy/gate.h"
 
 namespace cadre {
 namespace {
@@ -136,8 +137,9 @@ std::string extractive_summary(const std::vector<MemoryEvent>& events, size_t ma
   return out;
 }
 
-CompactionHandler::CompactionHandler(Memory& memory, ModelGateway* gateway, CompactionOptions options)
-    : memory_(memory), gateway_(gateway), options_(options) {}
+CompactionHandler::CompactionHandler(Memory& memory, ModelGateway* gateway, CompactionOptions options,
+                                     const Policy* policy, Store* store)
+    : memory_(memory), gateway_(gateway), options_(options), policy_(policy), store_(store) {}
 
 Result<std::pair<std::string, std::string>> CompactionHandler::summarize(
     TaskContext& context, const CompactionGroup& group, const std::vector<MemoryEvent>& events) {
@@ -161,17 +163,34 @@ Result<std::pair<std::string, std::string>> CompactionHandler::summarize(
   ChatRequest request;
   request.messages = {
       {"system",
-       "You compact a small business's event log for later retrieval. Write a faithful summary in plain "
+       "You compact a small business's event log for later retrieval. Write a faithful summary in "
+       "plain "
        "text of at most 10 sentences. Keep names, amounts, dates, decisions, commitments and open "
        "questions; add nothing that is not in the events.",
        {},
        ""},
-      {"user", "Summarize the events of " + group_header(group, events.size()) + ":\n" + log, {}, ""}};
+      {"user",
+       "Summarize the events of " + group_header(group, events.size()) + ":\n" + log,
+       {},
+       ""}};
+  if (policy_ != nullptr && store_ != nullptr) {
+    ModelCallRequest ask{"memory", "", kSummaryTier,
+                         gateway_->estimate_cost(kSummaryTier, request)};
+    Status allowed = gate_model_call(context, *policy_, *store_, ask,
+                                     {{"purpose", "compaction"}, {"subject", group.subject}});
+    if (allowed.is(StatusCode::kSuspended) || allowed.is(StatusCode::kConflict)) return allowed;
+    if (!allowed.ok()) {
+      spdlog::info("compaction of {}: {}; writing an extractive summary", group.subject,
+                   allowed.message());
+      return extractive();
+    }
+  }
   StepOptions options;
   options.name = std::string("model.") + kSummaryTier;
   options.kind = "model";
   options.idempotent = true;
   options.commit_result = true;
+  options.audit = true;
   options.retry = summary_retry_policy();
   Json input = {{"purpose", "compaction"}, {"tier", kSummaryTier}, {"request", to_json(request)}};
   auto out = context.run_step(options, input, [&](StepCall& call) -> Result<Json> {

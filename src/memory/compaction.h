@@ -21,6 +21,7 @@
 
 #include "kernel/task_handler.h"
 #include "memory/memory.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -42,8 +43,10 @@ std::string extractive_summary(const std::vector<MemoryEvent>& events, size_t ma
 
 class CompactionHandler final : public TaskHandler {
  public:
-  // `gateway` may be null: every summary is extractive.
-  CompactionHandler(Memory& memory, ModelGateway* gateway, CompactionOptions options);
+  // `gateway` may be null: every summary is extractive. With `policy`, each
+  // model call passes the policy gate first (denied: the summary is extractive).
+  CompactionHandler(Memory& memory, ModelGateway* gateway, CompactionOptions options,
+                    const Policy* policy = nullptr, Store* store = nullptr);
   Result<Json> run(TaskContext& context) override;
 
  private:
@@ -52,6 +55,8 @@ class CompactionHandler final : public TaskHandler {
   Memory& memory_;
   ModelGateway* gateway_;
   CompactionOptions options_;
+  const Policy* policy_;
+  Store* store_;
 };
 
 // Starts a compaction objective (owner "memory", one memory_compact task);

@@ -11,21 +11,12 @@
 #include <cstring>
 
 #include "core/hash.h"
+#include "core/redact.h"
 
 namespace cadre {
 namespace {
 
-constexpr std::string_view kEnvPrefix = "${env:";
-constexpr std::string_view kSecretPrefix = "${secret:";
 constexpr const char* kEmbedTier = "embed";
-
-bool is_env_name(std::string_view name) {
-  if (name.empty()) return false;
-  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
-  if (!letter(name[0])) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return letter(c) || (c >= '0' && c <= '9'); });
-}
 
 int64_t milliseconds_since(int64_t start_us) {
   return (monotonic_us() - start_us) / 1000;
@@ -109,34 +100,31 @@ Status no_such_tier(const std::string& tier) {
       "': configure it under models.tiers in cadre.yaml (small, large or embed)");
 }
 
+// A key reference resolved: env variables directly, secrets through `secrets`.
+Result<std::string> resolve_api_key(const std::string& reference, const SecretResolver& secrets) {
+  if (reference.empty()) return std::string();
+  // FailedPrecondition throughout: the endpoint cannot be used until the configuration changes.
+  Result<std::optional<Reference>> parsed = parse_reference(reference, "api_key");
+  if (!parsed.ok()) return Status::FailedPrecondition(parsed.status().message());
+  if (!parsed->has_value()) {
+    // Not echoed: it is probably a real key.
+    return Status::FailedPrecondition(
+        "api_key must be a reference such as ${env:OPENAI_API_KEY} or ${secret:OPENAI}, not a "
+        "literal key (it would be committed with the workspace)");
+  }
+  return resolve_references(reference, secrets, "api_key");
+}
+
 }  // namespace
 
 Result<std::string> resolve_env_key(const std::string& reference) {
-  if (reference.empty()) return std::string();
-  std::string_view text = reference;
-  if (text.starts_with(kEnvPrefix) && text.ends_with("}")) {
-    std::string name(text.substr(kEnvPrefix.size(), text.size() - kEnvPrefix.size() - 1));
-    if (!is_env_name(name)) {
-      // Not echoed: whatever is there might be a pasted key.
-      return Status::FailedPrecondition(
-          "api_key: ${env:NAME} needs a variable name of letters, digits and underscores");
-    }
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) {
-      return Status::FailedPrecondition("api_key: environment variable " + name + " is not set");
-    }
-    if (*value == '\0')
-      return Status::FailedPrecondition("api_key: environment variable " + name + " is empty");
-    return std::string(value);
-  }
-  if (text.starts_with(kSecretPrefix)) {
-    return Status::FailedPrecondition(
-        "api_key: ${secret:NAME} references come in a later release; use ${env:NAME}");
-  }
-  return Status::FailedPrecondition(
-      "api_key must be a reference such as ${env:OPENAI_API_KEY}, not a literal key (it would be "
-      "committed "
-      "with the workspace)");
+  return resolve_api_key(reference, SecretResolver());
+}
+
+KeyResolver make_key_resolver(SecretResolver secrets) {
+  return [secrets = std::move(secrets)](const std::string& reference) {
+    return resolve_api_key(reference, secrets);
+  };
 }
 
 Json to_json(const ModelCallInfo& info) {
@@ -232,6 +220,19 @@ double ModelGateway::price(const std::string& model, const TokenUsage& usage) co
          1e6;
 }
 
+double ModelGateway::estimate_cost(const std::string& tier, const ChatRequest& request) const {
+  auto it = config_.tiers.find(tier);
+  if (it == config_.tiers.end()) return 0;
+  size_t chars = 0;
+  for (const auto& m : request.messages) chars += m.content.size();
+  for (const auto& t : request.tools) chars += t.description.size() + dump_json(t.parameters).size();
+  const ModelEndpoint& primary = it->second.primary;
+  TokenUsage usage;
+  usage.input_tokens = static_cast<int64_t>(chars / 4);
+  usage.output_tokens = request.max_tokens > 0 ? request.max_tokens : primary.max_tokens;
+  return price(primary.model, usage);
+}
+
 std::string ModelGateway::cache_key(const std::string& tier, const ChatRequest& request) const {
   // The primary endpoint names the answer's origin: changing a tier's model
   // or server must not serve the old model's answers.
@@ -256,7 +257,8 @@ void ModelGateway::record(const Json& line) {
     bool first = recorded_chats_.insert(string_member(line, "key")).second;
     if (!first && line.value("cached", false)) return;
   }
-  recording_ << dump_json(line) << '\n';
+  // Redacted: a recording may be committed with the workspace (examples ship theirs).
+  recording_ << redact(dump_json(line)) << '\n';
   recording_.flush();  // a crash keeps every exchange that finished
   if (!recording_) spdlog::warn("model recording: writing failed; the recording is incomplete");
 }

@@ -26,16 +26,22 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/references.h"
 #include "models/model.h"
 #include "models/provider.h"
 #include "store/store.h"
 
 namespace cadre {
 
-// Resolves an API key reference from cadre.yaml ("${env:NAME}", or a
-// literal). Never logs the value.
+// Resolves an API key reference from cadre.yaml ("${env:NAME}" or
+// "${secret:NAME}"; "" for no key; a literal is refused). Never logs the
+// value; errors name the variable or secret.
 using KeyResolver = std::function<Result<std::string>(const std::string& reference)>;
+// ${env:NAME} only: a ${secret:NAME} is an error (no secrets loaded).
 Result<std::string> resolve_env_key(const std::string& reference);
+// ${env:NAME}, and ${secret:NAME} through `secrets` (whoever builds the
+// gateway passes them: the models module does not open the secret store).
+KeyResolver make_key_resolver(SecretResolver secrets);
 
 struct ModelCallInfo {
   std::string tier;
@@ -80,6 +86,9 @@ class ModelGateway {
 
   Result<ChatResult> chat(const std::string& tier, const ChatRequest& request, const ChatOptions& options,
                           DurationMs* retry_after);
+  // The cost of `request` on the tier's primary model before it is sent, at
+  // 4 characters a token in and the whole max_tokens out (for policy rules).
+  double estimate_cost(const std::string& tier, const ChatRequest& request) const;
   // Embeds with the `embed` tier, `embed_batch` texts per request.
   Result<EmbedResult> embed(const std::vector<std::string>& texts, DurationMs* retry_after);
 

@@ -1,5 +1,7 @@
 #include "models/http_errors.h"
 
+#include "core/redact.h"
+
 namespace cadre {
 namespace {
 
@@ -17,12 +19,16 @@ std::string endpoint_url(const std::string& base_url, std::string_view default_b
 std::string quoted_api_message(std::string message, const std::string& body,
                                const std::string& api_key) {
   if (message.empty()) message = body;
+  // Keys and secrets out before cutting: a cut must not leave half a key behind.
+  if (!api_key.empty()) {
+    for (size_t at = message.find(api_key); at != std::string::npos;
+         at = message.find(api_key, at)) {
+      message.replace(at, api_key.size(), "[redacted]");
+    }
+  }
+  if (has_secrets()) message = redact(message);
   if (message.size() > kMaxQuotedApiMessage)
     message = message.substr(0, kMaxQuotedApiMessage) + "...";
-  if (api_key.empty()) return message;
-  for (size_t at = message.find(api_key); at != std::string::npos; at = message.find(api_key, at)) {
-    message.replace(at, api_key.size(), "[redacted]");
-  }
   return message;
 }
 

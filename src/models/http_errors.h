@@ -16,8 +16,9 @@ std::string endpoint_url(const std::string& base_url, std::string_view default_b
                          std::string_view path);
 
 // The API's explanation as it may be quoted: `message` if the body had one,
-// else the body; at most 500 characters; every occurrence of the key removed
-// (an API may echo what it was sent).
+// else the body; at most 500 characters; every occurrence of the key and of
+// any registered secret (core/redact.h) removed (an API may echo what it was
+// sent).
 std::string quoted_api_message(std::string message, const std::string& body,
                                const std::string& api_key);
 

@@ -38,6 +38,19 @@ struct AuditEntry {
   std::string hash;           // assigned by the store
 };
 
+// A new entry: who did what to which subject, and when (the store fills
+// seq and the hashes; a TaskContext fills an empty actor, task and objective).
+inline AuditEntry audit_entry(TimeMs at, std::string actor, std::string action, std::string subject,
+                              Json data = Json::object()) {
+  AuditEntry e;
+  e.at = at;
+  e.actor = std::move(actor);
+  e.action = std::move(action);
+  e.subject = std::move(subject);
+  e.data = std::move(data);
+  return e;
+}
+
 struct AuditFilter {
   int64_t after_seq = 0;      // entries with seq > after_seq, oldest first
   std::string objective_id;   // "" : all

@@ -167,6 +167,15 @@ Json to_json(const EventRecord& e) {
 }
 
 
+Json approval_outcome(const ApprovalRecord& a) {
+  Json out = a.answer.is_object() ? a.answer : Json::object();
+  out["approval_id"] = a.id;
+  out["state"] = to_string(a.state);
+  out["by"] = a.answered_by;
+  out["at"] = a.answered_at;
+  return out;
+}
+
 Json to_json(const ApprovalRecord& a) {
   return {{"id", a.id},
           {"kind", a.kind},

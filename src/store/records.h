@@ -172,5 +172,8 @@ Json to_json(const TaskRecord& t);
 Json to_json(const StepRecord& s);
 Json to_json(const EventRecord& e);
 Json to_json(const ApprovalRecord& a);
+// What a task waiting for an approval receives: the answer {decision, args?,
+// reason?} with approval_id, state, by and at.
+Json approval_outcome(const ApprovalRecord& a);
 
 }  // namespace cadre

@@ -230,8 +230,10 @@ class Store {
   // expire now so any worker can claim its tasks without waiting.
   virtual Result<std::vector<std::string>> lease_owners() = 0;
   virtual Status expire_leases(const std::string& worker, TimeMs now) = 0;
-  // The earliest time any task will need a claimer (0 when none is scheduled).
-  virtual Result<TimeMs> next_wake_time() = 0;
+  // The earliest time after `after` any task will need a claimer (0 when
+  // none is scheduled). Tasks due at or before `after` that a claim left
+  // (paused or at their agent's limit) do not count: they wait for a change.
+  virtual Result<TimeMs> next_wake_time(TimeMs after = 0) = 0;
 
   // --- events ---
   // Records an event and wakes tasks waiting for its name. Idempotent by id.

@@ -165,7 +165,7 @@ TEST(ConfigModelsTest, ApiKeysAreEnvironmentReferencesNeverLiteralKeys) {
     large:
       provider: anthropic
       model: claude-sonnet-4-5
-      api_key: "${secret:ANTHROPIC_KEY}"
+      api_key: "${secret:9ANTHROPIC}"
     embed:
       provider: openai
       model: text-embedding-3-small
@@ -174,10 +174,11 @@ TEST(ConfigModelsTest, ApiKeysAreEnvironmentReferencesNeverLiteralKeys) {
   EXPECT_EQ(problems,
             (std::vector<std::string>{
                 "cadre.yaml:6:16: models.tiers.small.api_key: must be a reference such as "
-                "\"${env:OPENAI_API_KEY}\", not a literal key: a key here would be committed "
-                "with the workspace",
-                "cadre.yaml:10:16: models.tiers.large.api_key: ${secret:NAME} references come "
-                "in a later release; use ${env:NAME}",
+                "\"${env:OPENAI_API_KEY}\" or \"${secret:OPENAI}\", not a literal key: a key "
+                "here would be committed with the workspace",
+                "cadre.yaml:10:16: models.tiers.large.api_key: ${secret:NAME} needs a secret "
+                "name of letters, digits, '_', '.' and '-' (at most 64), starting with a letter "
+                "or '_'",
                 "cadre.yaml:14:16: models.tiers.embed.api_key: ${env:NAME} needs a variable "
                 "name of letters, digits and underscores, not starting with a digit",
             }));

@@ -1166,12 +1166,24 @@ TEST_F(Cli, AStepInFlightAtACrashWaitsForTheOperatorWhoResolvesIt) {
   EXPECT_EQ(json_of(cadre({"ls", "tasks", "--state", "uncertain", "--json"})).size(), 3u);
   EXPECT_FALSE(fs::exists(ws_ / "out" / "ledger.log")) << "no append was repeated on its own";
 
+  // Each step in doubt is also an approval item asking what happened.
+  Json items = json_of(cadre({"approvals", "--json"}));
+  ASSERT_EQ(items.size(), 3u) << items.dump(2);
+  std::string redo_item;
+  for (const auto& item : items) {
+    EXPECT_EQ(item["kind"], "uncertain");
+    EXPECT_EQ(item["request"]["name"], "file.append");
+    if (item["task_id"] == redo_task) redo_item = item["id"];
+  }
+  ASSERT_FALSE(redo_item.empty());
+
   // --done: it happened; the run continues after it.
   CommandResult done = cadre({"resolve", done_task, "--done", "--note", "seen in the ledger"});
   EXPECT_EQ(done.exit_code, kExitOk) << done.err;
   EXPECT_TRUE(contains(done.out, "resolved " + done_task)) << done.out;
-  // --redo: it did not happen; the step runs again.
-  EXPECT_EQ(cadre({"resolve", redo_task, "--redo"}).exit_code, kExitOk);
+  // Redo, answered from the inbox: it did not happen; the step runs again.
+  CommandResult redo = cadre({"approve", redo_item, "--redo"});
+  EXPECT_EQ(redo.exit_code, kExitOk) << redo.err;
   // --fail, by objective id when it has one uncertain task: the run fails.
   EXPECT_EQ(cadre({"resolve", fail_id, "--fail", "--note", "entry rejected"}).exit_code, kExitOk);
 
@@ -1188,6 +1200,16 @@ TEST_F(Cli, AStepInFlightAtACrashWaitsForTheOperatorWhoResolvesIt) {
   CommandResult failed = cadre({"show", fail_id});
   EXPECT_TRUE(contains(failed.out, "entry rejected")) << failed.out;
   EXPECT_TRUE(contains(failed.out, "task confirm [cancelled]")) << failed.out;
+
+  // Resolving answered the items too, so none is left waiting.
+  Json answered = json_of(cadre({"approvals", "--all", "--json"}));
+  ASSERT_EQ(answered.size(), 3u);
+  for (const auto& item : answered) {
+    EXPECT_EQ(item["state"], item["task_id"] == task_of(fail_id, "record")["id"] ? "rejected" : "approved")
+        << item.dump(2);
+  }
+  EXPECT_EQ(json_of(cadre({"approvals", "--json"})).size(), 0u);
+  EXPECT_EQ(cadre({"approve", redo_item}).exit_code, kExitConflict);
 
   CommandResult again = cadre({"resolve", done_task, "--redo"});
   EXPECT_EQ(again.exit_code, kExitConflict) << "a resolved task cannot be resolved again";

@@ -187,6 +187,8 @@ TEST_F(StoreTest, TimersWakeOnlyWhenDue) {
   ASSERT_TRUE(store_->commit(ref(t), {TaskParked{WaitKind::kTimer, now_ + 5000, "", 0, now_}}).ok());
   EXPECT_EQ(state_of("a"), TaskState::kWaiting);
   EXPECT_EQ(*store_->next_wake_time(), now_ + 5000);
+  EXPECT_EQ(*store_->next_wake_time(now_ + 4999), now_ + 5000);
+  EXPECT_EQ(*store_->next_wake_time(now_ + 5000), 0) << "only times after the one given count";
   now_ += 4999;
   EXPECT_TRUE(claim().empty());
   now_ += 1;

@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_audit_store.h"
 
+#include "core/redact.h"
 #include "store/audit_chain.h"
 
 namespace cadre {
@@ -32,6 +33,11 @@ Status append_audit_entry(SqliteDb& db, AuditEntry& entry) {
   entry.seq = row ? last->int_at(0) + 1 : 1;
   entry.prev_hash = row ? last->text_at(1) : kAuditGenesisHash;
   if (entry.data.is_null()) entry.data = Json::object();
+  if (has_secrets()) {  // Stmt::bind redacts; the hash must cover what is stored
+    for (std::string* text : {&entry.actor, &entry.action, &entry.subject, &entry.objective_id, &entry.task_id})
+      *text = redact(*text);
+    entry.data = redact_json(entry.data);
+  }
   entry.hash = audit_hash(entry.prev_hash, entry);
   PREPARE(ins, db,
           "INSERT INTO audit_log (seq, at, actor, action, subject, objective_id, task_id, data, prev_hash, hash) "

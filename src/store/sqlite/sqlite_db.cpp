@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "core/redact.h"
+
 namespace cadre {
 
 Status sqlite_status(int rc, sqlite3* db, std::string_view what) {
@@ -49,6 +51,14 @@ Stmt& Stmt::bind(int index, int64_t value) {
 }
 
 Stmt& Stmt::bind(int index, std::string_view value) {
+  // Every text and JSON the store writes passes here: no secret value this
+  // process knows reaches the database (journal, audit, memory, errors).
+  if (has_secrets()) {
+    if (std::optional<std::string> clean = redacted_copy(value)) {
+      sqlite3_bind_text64(stmt_, index, clean->data(), clean->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      return *this;
+    }
+  }
   sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   return *this;
 }

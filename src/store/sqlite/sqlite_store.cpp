@@ -466,67 +466,55 @@ Result<int> wake_approval_waiters(SqliteDb& db, const std::string& id, const Jso
   return static_cast<int>(waiters.size());
 }
 
-// What a waiting approval step receives: the item's answer and who gave it.
-Json delivered_answer(const ApprovalRecord& a) {
-  Json out = a.answer.is_object() ? a.answer : Json::object();
-  out["approval_id"] = a.id;
-  out["state"] = to_string(a.state);
-  out["by"] = a.answered_by;
-  out["at"] = a.answered_at;
-  return out;
-}
-
 // Decides a task left uncertain, inside the caller's transaction.
 Status resolve_uncertain(SqliteDb& db, const std::string& task_id, Resolution resolution,
                          const std::string& note, TimeMs now) {
-        CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
-        if (live.state != "uncertain") {
-          return Status::FailedPrecondition("task " + task_id + " is " + live.state +
-                                            "; only uncertain tasks can be resolved");
-        }
-        PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
-        sel->bind(1, task_id);
-        CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-        if (!row || sel->is_null(0))
-          return Status::Internal("uncertain task " + task_id + " has no step in flight");
-        int64_t seq = sel->int_at(0);
-        std::string by_operator =
-            note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
-        if (resolution == Resolution::kFail) {
-          PREPARE(step, db,
-                  "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = "
-                  "?3 AND seq = ?4");
-          step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-          PREPARE(obj, db,
-                  "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
-          obj->bind(1, live.objective_id);
-          CADRE_RETURN_IF_ERROR(obj->run());
-          TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
-          CADRE_RETURN_IF_ERROR(
-              finish_task(db, task_id, live.objective_id, live.key, failed).status());
-          return Status::Ok();
-        }
-        if (resolution == Resolution::kDone) {
-          PREPARE(step, db,
-                  "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = "
-                  "?3 AND seq = ?4");
-          step->bind(1, Json{{"resolved", "done"}, {"note", note}})
-              .bind(2, now)
-              .bind(3, task_id)
-              .bind(4, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-        } else {
-          PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
-          step->bind(1, task_id).bind(2, seq);
-          CADRE_RETURN_IF_ERROR(step->run());
-        }
-        PREPARE(task, db,
-                "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
-        task->bind(1, now).bind(2, task_id);
-        CADRE_RETURN_IF_ERROR(task->run());
-        CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
-        return Status::Ok();
+  CADRE_ASSIGN_OR_RETURN(LiveTask live, load_live_task(db, task_id));
+  if (live.state != "uncertain") {
+    return Status::FailedPrecondition("task " + task_id + " is " + live.state +
+                                      "; only uncertain tasks can be resolved");
+  }
+  PREPARE(sel, db, "SELECT max(seq) FROM steps WHERE task_id = ?1 AND state = 'started'");
+  sel->bind(1, task_id);
+  CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+  if (!row || sel->is_null(0))
+    return Status::Internal("uncertain task " + task_id + " has no step in flight");
+  int64_t seq = sel->int_at(0);
+  std::string by_operator =
+      note.empty() ? "resolved by the operator" : "resolved by the operator: " + note;
+  if (resolution == Resolution::kFail) {
+    PREPARE(step, db,
+            "UPDATE steps SET state = 'failed', error = ?1, finished_at = ?2 WHERE task_id = "
+            "?3 AND seq = ?4");
+    step->bind(1, by_operator).bind(2, now).bind(3, task_id).bind(4, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+    PREPARE(obj, db,
+            "UPDATE objectives SET state = 'running' WHERE id = ?1 AND state = 'uncertain'");
+    obj->bind(1, live.objective_id);
+    CADRE_RETURN_IF_ERROR(obj->run());
+    TaskFinished failed{TaskState::kFailed, nullptr, by_operator, now};
+    CADRE_RETURN_IF_ERROR(finish_task(db, task_id, live.objective_id, live.key, failed).status());
+    return Status::Ok();
+  }
+  if (resolution == Resolution::kDone) {
+    PREPARE(step, db,
+            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = "
+            "?3 AND seq = ?4");
+    step->bind(1, Json{{"resolved", "done"}, {"note", note}})
+        .bind(2, now)
+        .bind(3, task_id)
+        .bind(4, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+  } else {
+    PREPARE(step, db, "UPDATE steps SET state = 'retrying' WHERE task_id = ?1 AND seq = ?2");
+    step->bind(1, task_id).bind(2, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+  }
+  PREPARE(task, db, "UPDATE tasks SET state = 'ready', run_at = ?1, error = '' WHERE id = ?2");
+  task->bind(1, now).bind(2, task_id);
+  CADRE_RETURN_IF_ERROR(task->run());
+  CADRE_RETURN_IF_ERROR(unblock_objective(db, live.objective_id, now));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -705,6 +693,21 @@ Status SqliteStore::put_definition(const DefinitionRecord& def) {
             .bind(4, def.body)
             .bind(5, def.created_at);
         CADRE_RETURN_IF_ERROR(ins->run());
+        if (db.changes() == 0) return true;  // a version seen before
+        // A new version: the audit log says which one it replaces.
+        PREPARE(prev, db,
+                "SELECT hash FROM definitions WHERE kind = ?1 AND name = ?2 AND hash <> ?3 "
+                "ORDER BY rowid DESC LIMIT 1");
+        prev->bind(1, def.kind).bind(2, def.name).bind(3, def.hash);
+        CADRE_ASSIGN_OR_RETURN(bool had, prev->step());
+        AuditEntry entry;
+        entry.at = def.created_at > 0 ? def.created_at : SystemClock::instance().now_ms();
+        entry.actor = "system";
+        entry.action = had ? "definition.changed" : "definition.added";
+        entry.subject = def.kind + ":" + def.name;
+        entry.data = {{"version", def.hash}};
+        if (had) entry.data["previous"] = prev->text_at(0);
+        CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
         return true;
       })
       .status();
@@ -979,7 +982,7 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
                 // answer that came while the task was running): deliver it now.
                 CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, load_approval(db, t.key));
                 if (a.state != ApprovalState::kPending) {
-                  CADRE_ASSIGN_OR_RETURN(int n, wake_approval_waiters(db, a.id, delivered_answer(a), t.at));
+                  CADRE_ASSIGN_OR_RETURN(int n, wake_approval_waiters(db, a.id, approval_outcome(a), t.at));
                   result.tasks_made_ready += n;
                 }
               }
@@ -1096,9 +1099,10 @@ Status SqliteStore::expire_leases(const std::string& worker, TimeMs now) {
       .status();
 }
 
-Result<TimeMs> SqliteStore::next_wake_time() {
+Result<TimeMs> SqliteStore::next_wake_time(TimeMs after) {
   return read<TimeMs>([&](SqliteDb& db) -> Result<TimeMs> {
-    PREPARE(sel, db, "SELECT coalesce(min(run_at), 0) FROM tasks WHERE run_at > 0");
+    PREPARE(sel, db, "SELECT coalesce(min(run_at), 0) FROM tasks WHERE run_at > ?1");
+    sel->bind(1, std::max<TimeMs>(after, 0));
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
     return row ? sel->int_at(0) : 0;
   });
@@ -1320,7 +1324,7 @@ Result<ApprovalRecord> SqliteStore::answer_approval(const std::string& id, const
       std::string note = answer.reason.empty() ? "answered by " + answer.by : answer.reason;
       CADRE_RETURN_IF_ERROR(resolve_uncertain(db, a.task_id, r, note, now));
     } else {
-      CADRE_RETURN_IF_ERROR(wake_approval_waiters(db, id, delivered_answer(a), now).status());
+      CADRE_RETURN_IF_ERROR(wake_approval_waiters(db, id, approval_outcome(a), now).status());
     }
     if (audit) {
       AuditEntry entry = *audit;

@@ -46,7 +46,7 @@ class SqliteStore final : public Store {
                                                 TimeMs expires) override;
   Result<std::vector<std::string>> lease_owners() override;
   Status expire_leases(const std::string& worker, TimeMs now) override;
-  Result<TimeMs> next_wake_time() override;
+  Result<TimeMs> next_wake_time(TimeMs after = 0) override;
   Status emit_event(const EventRecord& event) override;
   Result<std::vector<EventRecord>> unprocessed_events(int limit) override;
   Status mark_event_processed(const std::string& id, const std::string& error = "") override;
