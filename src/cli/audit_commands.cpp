@@ -36,19 +36,6 @@ struct AuditArgs {
   bool json = false;
 };
 
-// Reads a field of journaled JSON without trusting its shape.
-const Json& field(const Json& j, const char* key) {
-  static const Json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string text(const Json& j, const char* key) {
-  const Json& v = field(j, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
 // A hash as people compare it: its first 12 digits.
 std::string short_hash(const std::string& hash) {
   return hash.size() > 12 ? hash.substr(0, 12) + "…" : hash;
@@ -205,124 +192,124 @@ std::string decision_text(const std::string& decision) {
 std::string rule_text(const std::string& rule) { return rule.empty() ? "by default" : "by rule " + rule; }
 
 std::string answer_text(const Json& event) {
-  const Json& answer = field(event, "answer");
-  std::string decision = text(answer, "decision");
+  const Json& answer = json_field(event, "answer");
+  std::string decision = json_text(answer, "decision");
   std::string verb = decision == "approve" ? "approved" : decision == "reject" ? "rejected" : decision;
-  std::string out = verb + " by " + text(answer, "by");
-  if (text(answer, "state") == "expired") out = "expired; " + out;
-  if (field(event, "edited").is_boolean() && field(event, "edited").get<bool>()) out += " (edited args)";
-  if (!text(answer, "reason").empty()) out += ": \"" + one_line(text(answer, "reason"), 120) + "\"";
+  std::string out = verb + " by " + json_text(answer, "by");
+  if (json_text(answer, "state") == "expired") out = "expired; " + out;
+  if (json_field(event, "edited").is_boolean() && json_field(event, "edited").get<bool>()) out += " (edited args)";
+  if (!json_text(answer, "reason").empty()) out += ": \"" + one_line(json_text(answer, "reason"), 120) + "\"";
   return out;
 }
 
 // How a tool or model call came to run: the approval it waited for, the rule that allowed it.
 std::string allowed_text(const Json& event) {
-  const Json& approval = field(event, "approval");
-  const Json& policy = field(event, "policy");
+  const Json& approval = json_field(event, "approval");
+  const Json& policy = json_field(event, "policy");
   std::string out;
   if (approval.is_object()) {
-    out = " — approved by " + text(approval, "by") + " in " + text(approval, "approval_id");
-    if (field(approval, "edited").is_boolean() && field(approval, "edited").get<bool>()) out += " (edited args)";
-    if (policy.is_object()) out += ", asked " + rule_text(text(policy, "rule"));
+    out = " — approved by " + json_text(approval, "by") + " in " + json_text(approval, "approval_id");
+    if (json_field(approval, "edited").is_boolean() && json_field(approval, "edited").get<bool>()) out += " (edited args)";
+    if (policy.is_object()) out += ", asked " + rule_text(json_text(policy, "rule"));
   } else if (policy.is_object()) {
-    out = " — " + decision_text(text(policy, "decision")) + " " + rule_text(text(policy, "rule"));
+    out = " — " + decision_text(json_text(policy, "decision")) + " " + rule_text(json_text(policy, "rule"));
   }
   return out;
 }
 
 std::string model_line(const Json& e) {
-  const Json& prompt = field(e, "prompt");
-  const Json& answer = field(e, "answer");
-  const Json& call = field(e, "call");
-  std::string line = fmt::format("{} by {}: prompt sha256:{} ({} chars) -> ", text(e, "name"), text(e, "actor"),
-                                 short_hash(text(prompt, "sha256")), field(prompt, "chars").is_number()
-                                                                         ? field(prompt, "chars").get<int64_t>()
+  const Json& prompt = json_field(e, "prompt");
+  const Json& answer = json_field(e, "answer");
+  const Json& call = json_field(e, "call");
+  std::string line = fmt::format("{} by {}: prompt sha256:{} ({} chars) -> ", json_text(e, "name"), json_text(e, "actor"),
+                                 short_hash(json_text(prompt, "sha256")), json_field(prompt, "chars").is_number()
+                                                                         ? json_field(prompt, "chars").get<int64_t>()
                                                                          : 0);
-  if (!answer.is_object()) return line + "(no answer; " + text(e, "state") + ")";
-  std::string content = text(answer, "content");
+  if (!answer.is_object()) return line + "(no answer; " + json_text(e, "state") + ")";
+  std::string content = json_text(answer, "content");
   if (!content.empty()) {
     line += "\"" + one_line(content, 80) + "\"";
   } else {
     std::string calls;
-    for (const auto& c : field(answer, "tool_calls")) calls += (calls.empty() ? "" : ", ") + text(c, "name");
+    for (const auto& c : json_field(answer, "tool_calls")) calls += (calls.empty() ? "" : ", ") + json_text(c, "name");
     line += "calls " + (calls.empty() ? std::string("nothing") : calls);
   }
   if (call.is_object()) {
-    double cost = field(call, "cost_usd").is_number() ? field(call, "cost_usd").get<double>() : 0.0;
+    double cost = json_field(call, "cost_usd").is_number() ? json_field(call, "cost_usd").get<double>() : 0.0;
     line += fmt::format(" (${:.4f}", cost);
-    if (field(call, "cached").is_boolean() && field(call, "cached").get<bool>()) line += ", cached";
+    if (json_field(call, "cached").is_boolean() && json_field(call, "cached").get<bool>()) line += ", cached";
     line += ")";
   }
   return line + allowed_text(e);
 }
 
 std::string event_line(const Json& e) {
-  std::string kind = text(e, "kind");
+  std::string kind = json_text(e, "kind");
   if (kind == "context") {
-    const Json& prompt = field(e, "prompt");
-    size_t memory = field(e, "memory").is_array() ? field(e, "memory").size() : 0;
-    return fmt::format("context: prompt sha256:{} ({} chars; {} memory items)", short_hash(text(prompt, "sha256")),
-                       field(prompt, "chars").is_number() ? field(prompt, "chars").get<int64_t>() : 0, memory);
+    const Json& prompt = json_field(e, "prompt");
+    size_t memory = json_field(e, "memory").is_array() ? json_field(e, "memory").size() : 0;
+    return fmt::format("context: prompt sha256:{} ({} chars; {} memory items)", short_hash(json_text(prompt, "sha256")),
+                       json_field(prompt, "chars").is_number() ? json_field(prompt, "chars").get<int64_t>() : 0, memory);
   }
   if (kind == "model") return model_line(e);
   if (kind == "tool") {
-    return fmt::format("tool {} by {} args {}{}", text(e, "tool"), text(e, "actor"), short_json(field(e, "args"), 160),
+    return fmt::format("tool {} by {} args {}{}", json_text(e, "tool"), json_text(e, "actor"), short_json(json_field(e, "args"), 160),
                        allowed_text(e));
   }
   if (kind == "policy") {
-    std::string line = fmt::format("policy {}: {} {}", text(e, "subject").empty() ? text(e, "name") : text(e, "subject"),
-                                   decision_text(text(e, "decision")), rule_text(text(e, "rule")));
-    if (!text(e, "reason").empty()) line += ": \"" + one_line(text(e, "reason"), 120) + "\"";
+    std::string line = fmt::format("policy {}: {} {}", json_text(e, "subject").empty() ? json_text(e, "name") : json_text(e, "subject"),
+                                   decision_text(json_text(e, "decision")), rule_text(json_text(e, "rule")));
+    if (!json_text(e, "reason").empty()) line += ": \"" + one_line(json_text(e, "reason"), 120) + "\"";
     return line;
   }
   if (kind == "approval") {
-    std::string line = "approval " + text(e, "approval_id") + ": ";
-    if (!field(e, "answer").is_object()) {
-      return line + "waiting for an answer (" + one_line(text(field(e, "request"), "title"), 100) + ")";
+    std::string line = "approval " + json_text(e, "approval_id") + ": ";
+    if (!json_field(e, "answer").is_object()) {
+      return line + "waiting for an answer (" + one_line(json_text(json_field(e, "request"), "title"), 100) + ")";
     }
     return line + answer_text(e);
   }
-  if (kind == "lock") return fmt::format("lock {} by {}", text(e, "resource"), text(e, "actor"));
-  return fmt::format("{} ({}) in {} out {}", text(e, "name"), kind, short_json(field(e, "input"), 100),
-                     short_json(field(e, "output"), 100));
+  if (kind == "lock") return fmt::format("lock {} by {}", json_text(e, "resource"), json_text(e, "actor"));
+  return fmt::format("{} ({}) in {} out {}", json_text(e, "name"), kind, short_json(json_field(e, "input"), 100),
+                     short_json(json_field(e, "output"), 100));
 }
 
 void print_task(const Json& task) {
-  std::cout << fmt::format("\ntask {} [{}] {} {}\n", text(task, "key"), text(task, "state"), text(task, "id"),
-                           text(task, "actor"));
-  if (!text(task, "error").empty()) std::cout << "  error: " << one_line(text(task, "error")) << "\n";
-  for (const auto& e : field(task, "events")) {
-    int seq = field(e, "seq").is_number_integer() ? field(e, "seq").get<int>() : 0;
-    std::string state = text(e, "state");
+  std::cout << fmt::format("\ntask {} [{}] {} {}\n", json_text(task, "key"), json_text(task, "state"), json_text(task, "id"),
+                           json_text(task, "actor"));
+  if (!json_text(task, "error").empty()) std::cout << "  error: " << one_line(json_text(task, "error")) << "\n";
+  for (const auto& e : json_field(task, "events")) {
+    int seq = json_field(e, "seq").is_number_integer() ? json_field(e, "seq").get<int>() : 0;
+    std::string state = json_text(e, "state");
     std::cout << fmt::format("  #{} {}{}\n", seq, event_line(e), state == "done" || state.empty() ? "" : " [" + state + "]");
-    if (!text(e, "error").empty()) std::cout << "      error: " << one_line(text(e, "error")) << "\n";
+    if (!json_text(e, "error").empty()) std::cout << "      error: " << one_line(json_text(e, "error")) << "\n";
   }
 }
 
 void print_objective_trace(const Json& trace) {
-  const Json& o = field(trace, "objective");
-  std::cout << fmt::format("objective {} [{}] {}\n", text(o, "id"), text(o, "state"), one_line(text(o, "title"), 120));
-  std::string by = text(o, "playbook").empty() ? text(o, "owner") : "playbook " + text(o, "playbook");
-  std::cout << fmt::format("  {} · source {} · created {}\n", by.empty() ? "-" : by, text(o, "source"),
-                           text(o, "created").empty() ? "-" : text(o, "created"));
-  for (const auto& task : field(trace, "tasks")) print_task(task);
-  const Json& approvals = field(trace, "approvals");
+  const Json& o = json_field(trace, "objective");
+  std::cout << fmt::format("objective {} [{}] {}\n", json_text(o, "id"), json_text(o, "state"), one_line(json_text(o, "title"), 120));
+  std::string by = json_text(o, "playbook").empty() ? json_text(o, "owner") : "playbook " + json_text(o, "playbook");
+  std::cout << fmt::format("  {} · source {} · created {}\n", by.empty() ? "-" : by, json_text(o, "source"),
+                           json_text(o, "created").empty() ? "-" : json_text(o, "created"));
+  for (const auto& task : json_field(trace, "tasks")) print_task(task);
+  const Json& approvals = json_field(trace, "approvals");
   if (!approvals.empty()) {
     std::cout << "\napprovals\n";
     for (const auto& a : approvals) {
-      std::string answered = text(a, "answered_by").empty()
+      std::string answered = json_text(a, "answered_by").empty()
                                  ? "not answered"
-                                 : "answered by " + text(a, "answered_by") + " at " + text(a, "answered");
-      std::cout << fmt::format("  {} {} [{}] \"{}\" {}; {}\n", text(a, "id"), text(a, "kind"), text(a, "state"),
-                               one_line(text(a, "title"), 100), rule_text(text(a, "rule")), answered);
+                                 : "answered by " + json_text(a, "answered_by") + " at " + json_text(a, "answered");
+      std::cout << fmt::format("  {} {} [{}] \"{}\" {}; {}\n", json_text(a, "id"), json_text(a, "kind"), json_text(a, "state"),
+                               one_line(json_text(a, "title"), 100), rule_text(json_text(a, "rule")), answered);
     }
   }
-  const Json& audit = field(trace, "audit");
+  const Json& audit = json_field(trace, "audit");
   std::cout << fmt::format("\naudit ({} entries)\n", audit.size());
   for (const auto& j : audit) {
-    AuditEntry e{field(j, "seq").is_number_integer() ? field(j, "seq").get<int64_t>() : 0,
-                 field(j, "at").is_number_integer() ? field(j, "at").get<TimeMs>() : 0,
-                 text(j, "actor"), text(j, "action"), text(j, "subject"), "", "", field(j, "data"), "", ""};
+    AuditEntry e{json_field(j, "seq").is_number_integer() ? json_field(j, "seq").get<int64_t>() : 0,
+                 json_field(j, "at").is_number_integer() ? json_field(j, "at").get<TimeMs>() : 0,
+                 json_text(j, "actor"), json_text(j, "action"), json_text(j, "subject"), "", "", json_field(j, "data"), "", ""};
     std::cout << "  " << entry_line(e) << "\n";
   }
 }

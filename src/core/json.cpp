@@ -59,4 +59,16 @@ std::string dump_json(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+const Json& json_field(const Json& j, const char* key) {
+  static const Json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string json_text(const Json& j, const char* key) {
+  const Json& v = json_field(j, key);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
 }  // namespace cadre

@@ -21,4 +21,10 @@ Result<Json> parse_json(std::string_view text, std::string_view what);
 // Compact serialization that never throws: invalid UTF-8 is replaced.
 std::string dump_json(const Json& value);
 
+// Reading JSON without trusting its shape (journaled or stored values): the
+// member `key` of `j`, or null when `j` is not an object or lacks it; and
+// that member's text, or "" when it is not a string.
+const Json& json_field(const Json& j, const char* key);
+std::string json_text(const Json& j, const char* key);
+
 }  // namespace cadre

@@ -11,58 +11,44 @@
 namespace cadre {
 namespace {
 
-// Journaled JSON is read without trusting its shape: a missing or
-// mistyped field reads as null, "" or 0 instead of throwing.
-const Json& field(const Json& j, const char* key) {
-  static const Json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string text(const Json& j, const char* key) {
-  const Json& v = field(j, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
 double number(const Json& j, const char* key) {
-  const Json& v = field(j, key);
+  const Json& v = json_field(j, key);
   return v.is_number() ? v.get<double>() : 0.0;
 }
 
 int64_t integer(const Json& j, const char* key) {
-  const Json& v = field(j, key);
+  const Json& v = json_field(j, key);
   return v.is_number_integer() ? v.get<int64_t>() : 0;
 }
 
 Json common_fields(const Json& step) {
   Json event = Json::object();
   for (const char* key : {"seq", "name", "kind", "state", "attempts", "error", "started", "finished", "duration_ms"})
-    event[key] = field(step, key);
+    event[key] = json_field(step, key);
   return event;
 }
 
 // An agent's opening prompt (the `context` step): its hash covers the
 // system and user text as sent.
 void add_context(Json& event, const Json& step) {
-  const Json& out = field(step, "output");
-  std::string system = text(out, "system");
-  std::string user = text(out, "user");
+  const Json& out = json_field(step, "output");
+  std::string system = json_text(out, "system");
+  std::string user = json_text(out, "user");
   event["prompt"] = {{"system", system},
                      {"user", user},
                      {"sha256", sha256_hex(system + "\n" + user)},
                      {"chars", system.size() + user.size()}};
-  const Json& memory = field(out, "memory");
+  const Json& memory = json_field(out, "memory");
   event["memory"] = memory.is_array() ? memory : Json::array();
 }
 
 // The prompt's hash is SHA-256 of the canonical request: the gateway's
 // request key, the one the model cache and recordings use.
 Json prompt_of(const Json& request) {
-  const Json& messages = field(request, "messages");
+  const Json& messages = json_field(request, "messages");
   size_t chars = 0;
   if (messages.is_array()) {
-    for (const auto& m : messages) chars += text(m, "content").size();
+    for (const auto& m : messages) chars += json_text(m, "content").size();
   }
   return {{"sha256", request.is_null() ? "" : sha256_hex(dump_json(request))},
           {"chars", chars},
@@ -72,46 +58,46 @@ Json prompt_of(const Json& request) {
 
 Json answer_of(const Json& response) {
   if (!response.is_object()) return nullptr;
-  std::string content = text(response, "content");
-  const Json& calls = field(response, "tool_calls");
+  std::string content = json_text(response, "content");
+  const Json& calls = json_field(response, "tool_calls");
   return {{"content", content},
           {"sha256", sha256_hex(content)},
           {"chars", content.size()},
           {"tool_calls", calls.is_array() ? calls : Json::array()},
-          {"finish_reason", text(response, "finish_reason")}};
+          {"finish_reason", json_text(response, "finish_reason")}};
 }
 
 Json call_of(const Json& call, const Json& response) {
   if (!call.is_object()) return nullptr;
-  const Json& usage = field(response, "usage");
-  return {{"provider", text(call, "provider")},
-          {"model", text(call, "model")},
+  const Json& usage = json_field(response, "usage");
+  return {{"provider", json_text(call, "provider")},
+          {"model", json_text(call, "model")},
           {"cost_usd", number(call, "cost_usd")},
           {"input_tokens", integer(usage, "input_tokens")},
           {"output_tokens", integer(usage, "output_tokens")},
-          {"cached", field(call, "cached").is_boolean() && field(call, "cached").get<bool>()},
+          {"cached", json_field(call, "cached").is_boolean() && json_field(call, "cached").get<bool>()},
           {"latency_ms", integer(call, "latency_ms")}};
 }
 
 void add_model(Json& event, const Json& step, const std::string& actor) {
-  const Json& in = field(step, "input");
-  const Json& out = field(step, "output");
-  std::string agent = text(in, "agent");
+  const Json& in = json_field(step, "input");
+  const Json& out = json_field(step, "output");
+  std::string agent = json_text(in, "agent");
   event["actor"] = agent.empty() ? actor : "agent:" + agent;
-  event["tier"] = text(in, "tier");
-  event["prompt"] = prompt_of(field(in, "request"));
-  event["answer"] = answer_of(field(out, "response"));
-  event["call"] = call_of(field(out, "call"), field(out, "response"));
+  event["tier"] = json_text(in, "tier");
+  event["prompt"] = prompt_of(json_field(in, "request"));
+  event["answer"] = answer_of(json_field(out, "response"));
+  event["call"] = call_of(json_field(out, "call"), json_field(out, "response"));
 }
 
 // What a policy step decided about: the step's name after "policy.", or a
 // tool or tier its output names.
 std::string policy_subject(const Json& step) {
-  const Json& out = field(step, "output");
+  const Json& out = json_field(step, "output");
   for (const char* key : {"tool", "tier", "subject"}) {
-    if (!text(out, key).empty()) return text(out, key);
+    if (!json_text(out, key).empty()) return json_text(out, key);
   }
-  std::string name = text(step, "name");
+  std::string name = json_text(step, "name");
   const std::string prefix = "policy.";
   return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : "";
 }
@@ -119,15 +105,15 @@ std::string policy_subject(const Json& step) {
 // Whether a decision about `subject` is about this tool or model event.
 bool decision_fits(const std::string& subject, const Json& event) {
   if (subject.empty()) return true;
-  std::string name = text(event, "name");
-  std::string tier = text(event, "tier");
+  std::string name = json_text(event, "name");
+  std::string tier = json_text(event, "tier");
   return subject == name || (!tier.empty() && (subject == tier || subject == "model." + tier)) ||
          "model." + subject == name;
 }
 
 std::string approval_id_of(const Json& step) {
-  std::string id = text(field(step, "input"), "id");
-  return id.empty() ? text(field(step, "output"), "approval_id") : id;
+  std::string id = json_text(json_field(step, "input"), "id");
+  return id.empty() ? json_text(json_field(step, "output"), "approval_id") : id;
 }
 
 // The decisions and answers seen in the journal that have not yet been
@@ -140,7 +126,7 @@ struct Pending {
 
   // The journaled decision, else the next audited one about this subject.
   Json take_policy(const Json& event) {
-    if (policy && decision_fits(text(*policy, "subject"), event)) {
+    if (policy && decision_fits(json_text(*policy, "subject"), event)) {
       Json taken = std::move(*policy);
       policy.reset();
       return taken;
@@ -148,12 +134,12 @@ struct Pending {
     if (audit_decisions == nullptr || !audit_decisions->is_array()) return nullptr;
     for (size_t i = next_audit; i < audit_decisions->size(); ++i) {
       const Json& entry = (*audit_decisions)[i];
-      const Json& data = field(entry, "data");
-      if (text(data, "decision") == "deny" || !decision_fits(text(entry, "subject"), event)) continue;
+      const Json& data = json_field(entry, "data");
+      if (json_text(data, "decision") == "deny" || !decision_fits(json_text(entry, "subject"), event)) continue;
       next_audit = i + 1;
-      return {{"decision", text(data, "decision")},
-              {"rule", text(data, "rule")},
-              {"reason", text(data, "reason")},
+      return {{"decision", json_text(data, "decision")},
+              {"rule", json_text(data, "rule")},
+              {"reason", json_text(data, "reason")},
               {"from", "audit #" + std::to_string(integer(entry, "seq"))}};
     }
     return nullptr;
@@ -162,8 +148,8 @@ struct Pending {
   Json take_approval(const Json& event) {
     if (!approval) return nullptr;
     // An approved tool call belongs to that tool's next call, not to a model call between.
-    std::string tool = text(*approval, "tool");
-    if (!tool.empty() && (text(event, "kind") != "tool" || tool != text(event, "name"))) return nullptr;
+    std::string tool = json_text(*approval, "tool");
+    if (!tool.empty() && (json_text(event, "kind") != "tool" || tool != json_text(event, "name"))) return nullptr;
     Json taken = std::move(*approval);
     approval.reset();
     return taken;
@@ -178,14 +164,14 @@ void link_decisions(Json& event, Pending& pending) {
 }
 
 void add_policy(Json& event, const Json& step, Pending& pending) {
-  const Json& out = field(step, "output");
+  const Json& out = json_field(step, "output");
   event["subject"] = policy_subject(step);
-  event["decision"] = text(out, "decision");
-  event["rule"] = text(out, "rule");
-  event["reason"] = text(out, "reason");
+  event["decision"] = json_text(out, "decision");
+  event["rule"] = json_text(out, "rule");
+  event["reason"] = json_text(out, "reason");
   pending.policy.reset();
   // A denial let nothing happen; anything else is what the next effect ran under.
-  if (text(out, "decision") != "deny") {
+  if (json_text(out, "decision") != "deny") {
     pending.policy = Json{{"subject", event["subject"]},
                           {"decision", event["decision"]},
                           {"rule", event["rule"]},
@@ -195,32 +181,32 @@ void add_policy(Json& event, const Json& step, Pending& pending) {
 }
 
 void add_approval(Json& event, const Json& step, const Json& approvals_by_id, Pending& pending) {
-  const Json& in = field(step, "input");
-  const Json& out = field(step, "output");
+  const Json& in = json_field(step, "input");
+  const Json& out = json_field(step, "output");
   std::string id = approval_id_of(step);
   bool answered = out.is_object();
-  bool edited = answered && !field(out, "args").is_null();
+  bool edited = answered && !json_field(out, "args").is_null();
   event["approval_id"] = id;
   event["request"] = in;
   event["answer"] = answered ? out : Json(nullptr);
-  event["decision"] = text(out, "decision");
-  event["by"] = text(out, "by");
+  event["decision"] = json_text(out, "decision");
+  event["by"] = json_text(out, "by");
   event["edited"] = edited;
-  if (const Json& record = field(approvals_by_id, id.c_str()); !record.is_null()) event["record"] = record;
+  if (const Json& record = json_field(approvals_by_id, id.c_str()); !record.is_null()) event["record"] = record;
   pending.approval.reset();
-  if (answered && text(out, "decision") == "approve") {
+  if (answered && json_text(out, "decision") == "approve") {
     pending.approval = Json{{"approval_id", id},
                             {"decision", "approve"},
-                            {"by", text(out, "by")},
+                            {"by", json_text(out, "by")},
                             {"edited", edited},
-                            {"tool", text(field(in, "request"), "tool")}};
+                            {"tool", json_text(json_field(in, "request"), "tool")}};
   }
 }
 
 std::string actor_of(const Json& task, const Json& objective) {
-  if (!text(task, "agent").empty()) return "agent:" + text(task, "agent");
-  if (!text(objective, "playbook").empty()) return "playbook:" + text(objective, "playbook");
-  return text(task, "kind");
+  if (!json_text(task, "agent").empty()) return "agent:" + json_text(task, "agent");
+  if (!json_text(objective, "playbook").empty()) return "playbook:" + json_text(objective, "playbook");
+  return json_text(task, "kind");
 }
 
 Result<Json> objective_approvals(Store& store, const std::string& objective_id) {
@@ -266,28 +252,28 @@ Json trace_events(const Json& steps, const std::string& actor, const Json& appro
   pending.audit_decisions = &audit_decisions;
   for (const auto& step : steps) {
     Json event = common_fields(step);
-    std::string kind = text(step, "kind");
+    std::string kind = json_text(step, "kind");
     if (kind == "context") {
       add_context(event, step);
     } else if (kind == "model") {
       add_model(event, step, actor);
       link_decisions(event, pending);
     } else if (kind == "tool") {
-      event["tool"] = text(step, "name");
+      event["tool"] = json_text(step, "name");
       event["actor"] = actor;
-      event["args"] = field(step, "input");
-      event["result"] = field(step, "output");
+      event["args"] = json_field(step, "input");
+      event["result"] = json_field(step, "output");
       link_decisions(event, pending);
     } else if (kind == "policy") {
       add_policy(event, step, pending);
     } else if (kind == "approval") {
       add_approval(event, step, approvals_by_id, pending);
     } else if (kind == "lock") {
-      event["resource"] = text(field(step, "input"), "resource");
+      event["resource"] = json_text(json_field(step, "input"), "resource");
       event["actor"] = actor;
     } else {
-      event["input"] = field(step, "input");
-      event["output"] = field(step, "output");
+      event["input"] = json_field(step, "input");
+      event["output"] = json_field(step, "output");
     }
     events.push_back(std::move(event));
   }
@@ -299,16 +285,16 @@ Result<Json> build_objective_trace(Store& store, const std::string& id) {
   CADRE_ASSIGN_OR_RETURN(Json trace, build_trace(store, id, Json::object()));
   trace.erase("version_drift");
   const Json objective = trace["objective"];
-  const std::string objective_id = text(objective, "id");
+  const std::string objective_id = json_text(objective, "id");
   CADRE_ASSIGN_OR_RETURN(Json approvals, objective_approvals(store, objective_id));
   CADRE_ASSIGN_OR_RETURN(std::vector<AuditEntry> audit, objective_audit(store, objective_id));
   Json approvals_by_id = Json::object();
-  for (const auto& a : approvals) approvals_by_id[text(a, "id")] = a;
+  for (const auto& a : approvals) approvals_by_id[json_text(a, "id")] = a;
   for (Json& task : trace["tasks"]) {
     std::string actor = actor_of(task, objective);
     task["actor"] = actor;
-    task["events"] = trace_events(field(task, "steps"), actor, approvals_by_id,
-                                  policy_decisions_of(audit, text(task, "id")));
+    task["events"] = trace_events(json_field(task, "steps"), actor, approvals_by_id,
+                                  policy_decisions_of(audit, json_text(task, "id")));
     task.erase("steps");
   }
   trace["approvals"] = std::move(approvals);
