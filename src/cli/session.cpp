@@ -1,10 +1,13 @@
 #include "cli/session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <iostream>
 #include <thread>
 
 #include "agents/runtime.h"
+#include "agents/workspace_secrets.h"
 #include "kernel/operations.h"
 
 namespace cadre {
@@ -21,6 +24,11 @@ Result<Session> open_session(const GlobalOptions& global) {
   if (!workspace.ok()) return workspace.status();
   Session session{std::move(workspace).value(), nullptr};
   CADRE_ASSIGN_OR_RETURN(session.store, open_workspace_store(session.workspace));
+  // Loading the secrets registers their values with the redactor, so a value
+  // typed into this command (`run -i`, `emit --data`) is not stored as typed.
+  // Commands that need a secret report a missing key themselves.
+  auto secrets = load_workspace_secrets(session.workspace, *session.store, SystemClock::instance());
+  if (!secrets.ok()) spdlog::debug("secrets not loaded: {}", secrets.status().to_string());
   return session;
 }
 

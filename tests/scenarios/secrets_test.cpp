@@ -329,6 +329,22 @@ TEST(Secrets, SetListAndRemoveAreByNameAndAudited) {
   EXPECT_EQ(actions, (std::vector<std::string>{"secret.set", "secret.set", "secret.removed"}));
 }
 
+TEST(Secrets, AValueTypedIntoAnotherCommandIsNotStoredAsTyped) {
+  TempDir dir;
+  ScriptedModelServer model;
+  fs::path ws = make_workspace(dir.path(), model.base_url(), model.base_url());
+  const std::string value = "typed-by-hand-3f9a7c21";
+  ASSERT_EQ(run_cadre_with_input({"secret", "set", "CRM_TOKEN"}, ws, value).exit_code, kExitOk);
+  CommandResult run = run_cadre({"run", "hello", "--input", "name=" + value}, ws);
+  ASSERT_EQ(run.exit_code, kExitOk) << run.err;
+  CommandResult emit = run_cadre({"emit", "crm.sync", "--data", "{\"token\": \"" + value + "\"}"}, ws);
+  ASSERT_EQ(emit.exit_code, kExitOk) << emit.err;
+  CommandResult listed = run_cadre({"ls", "objectives", "--json"}, ws);
+  EXPECT_TRUE(contains(listed.out, "[secret:CRM_TOKEN]")) << listed.out;
+  for (const auto& r : {run, emit, listed}) EXPECT_FALSE(contains(r.out + r.err, value));
+  EXPECT_EQ(files_holding(ws / ".cadre", value), std::vector<std::string>{});
+}
+
 TEST(Secrets, ASecretThatIsNotSetIsNamedWithTheFieldAndNothingIsSent) {
   TempDir dir;
   ScriptedModelServer model;
