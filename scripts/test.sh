@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+./scripts/install-test-peers.sh
 ./scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
