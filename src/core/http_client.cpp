@@ -4,7 +4,6 @@
 // and curl's alarm-based DNS timeout is not thread-safe.
 #include "core/http_client.h"
 
-#include <curl/curl.h>
 
 #include <cctype>
 #include <limits>
@@ -13,38 +12,11 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/curl_util.h"
 
 namespace cadre {
 namespace {
 
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct CurlListDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlList = std::unique_ptr<curl_slist, CurlListDeleter>;
-
-std::string lower_case(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // An HTTP token (RFC 9110): what a method or a header name may be made of.
 bool is_token(std::string_view text) {
@@ -82,8 +54,8 @@ size_t collect_header(char* data, size_t size, size_t count, void* user) {
     if (line.rfind("HTTP/", 0) == 0) {
       headers->clear();
     } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
-      std::string name = lower_case(trim(line.substr(0, colon)));
-      if (!name.empty()) (*headers)[name] = std::string(trim(line.substr(colon + 1)));
+      std::string name = lower_case(trim_space(line.substr(0, colon)));
+      if (!name.empty()) (*headers)[name] = std::string(trim_space(line.substr(colon + 1)));
     }  // else the blank line that ends the block
     return size * count;
   } catch (...) {
@@ -107,7 +79,7 @@ bool mentions_secret(std::string_view detail, const HttpRequest& request) {
     return true;
   }
   for (const auto& [name, value] : request.headers) {
-    std::string_view trimmed = trim(value);
+    std::string_view trimmed = trim_space(value);
     if (trimmed.size() >= 4 && detail.find(trimmed) != std::string_view::npos) return true;
   }
   return false;
@@ -117,7 +89,7 @@ Status transport_error(CURLcode code, const char* detail, const HttpRequest& req
   std::string message =
       request.method + " " + redact_url(request.url) + ": " + curl_easy_strerror(code);
   if (detail[0] != '\0' && !mentions_secret(detail, request)) {
-    message += " (" + std::string(trim(detail)) + ")";
+    message += " (" + std::string(trim_space(detail)) + ")";
   }
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -244,7 +216,7 @@ DurationMs retry_after_ms(const HttpResponse& response, int64_t now_ms) {
     if (lower_case(name) == "retry-after") found = &value;
   }
   if (found == nullptr) return -1;
-  const std::string value(trim(*found));
+  const std::string value(trim_space(*found));
   if (value.empty()) return -1;
 
   bool all_digits = true;

@@ -1,6 +1,5 @@
 #include "connectors/mcp/http_transport.h"
 
-#include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +9,7 @@
 
 #include "connectors/mcp/json_rpc.h"
 #include "connectors/mcp/sse_parser.h"
+#include "core/curl_util.h"
 #include "core/http_client.h"
 
 namespace cadre {
@@ -19,32 +19,6 @@ constexpr DurationMs kReplyTimeout = 5000;   // answering a server's request
 constexpr DurationMs kDeleteTimeout = 3000;  // ending the session at close
 constexpr DurationMs kCancelTimeout = 1000;  // telling the server a request was given up
 
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct CurlListDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlList = std::unique_ptr<curl_slist, CurlListDeleter>;
-
-std::string lower_case(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!text.empty() && space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 bool is_header_token(std::string_view text) {
   if (text.empty()) return false;
@@ -97,7 +71,7 @@ struct HttpTransport::Exchange {
   }
 
   void take_header(std::string_view line) {
-    line = trim(line);
+    line = trim_space(line);
     if (line.rfind("HTTP/", 0) == 0) {  // a new status line: interim (1xx) answers start over
       auto space = line.find(' ');
       status = space == std::string_view::npos
@@ -109,10 +83,10 @@ struct HttpTransport::Exchange {
     }
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return;
-    const std::string name = lower_case(trim(line.substr(0, colon)));
-    std::string_view value = trim(line.substr(colon + 1));
+    const std::string name = lower_case(trim_space(line.substr(0, colon)));
+    std::string_view value = trim_space(line.substr(colon + 1));
     if (name == "content-type") {
-      content_type = lower_case(trim(value.substr(0, value.find(';'))));
+      content_type = lower_case(trim_space(value.substr(0, value.find(';'))));
     } else if (name == "mcp-session-id") {
       session_id = std::string(value);
     }
@@ -199,7 +173,7 @@ std::optional<Json> find_response(const Json& body, int64_t id) {
 
 Status http_status_error(long status, const std::string& url, const std::string& body) {
   std::string message = "HTTP " + std::to_string(status) + " from " + url;
-  std::string_view shown = trim(body);
+  std::string_view shown = trim_space(body);
   if (!shown.empty()) message += ": " + quote_excerpt(shown, 200);
   if (status == 401 || status == 403)
     return Status::FailedPrecondition(message + " (the server refused the credentials)");
