@@ -60,7 +60,12 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
   // Loaded first: from here on their values are redacted from every output.
-  CADRE_ASSIGN_OR_RETURN(SecretResolver secrets, load_workspace_secrets(workspace, *rt->store_, clock));
+  SecretResolver secrets;
+  if (options.secrets != nullptr) {
+    secrets = *options.secrets;
+  } else {
+    CADRE_ASSIGN_OR_RETURN(secrets, load_workspace_secrets(workspace, *rt->store_, clock));
+  }
   rt->gateway_ = std::make_unique<ModelGateway>(workspace.config.models, workspace.root,
                                                 rt->store_.get(), clock, make_key_resolver(secrets));
   CADRE_RETURN_IF_ERROR(rt->gateway_->init().with_context("cadre.yaml models"));

@@ -14,6 +14,7 @@
 #include "agents/agent_runner.h"
 #include "agents/playbook_runner.h"
 #include "agents/workspace.h"
+#include "core/references.h"
 #include "kernel/kernel.h"
 #include "kernel/tool.h"
 #include "kernel/trigger_scheduler.h"
@@ -42,6 +43,9 @@ struct RuntimeOptions {
   std::string record_models;     // non-empty: append every model exchange to this file (for replay)
   std::string worker_id;         // empty: host:pid:random
   const Clock* clock = nullptr;  // null: the system clock
+  // The workspace's secrets when the caller loaded them already (a CLI
+  // session); null: open() loads them.
+  const SecretResolver* secrets = nullptr;
 };
 
 class Runtime {

@@ -26,10 +26,9 @@ Result<MemorySession> open_memory_session(const GlobalOptions& global) {
   MemorySession m;
   CADRE_ASSIGN_OR_RETURN(m.session, open_session(global));
   const Workspace& ws = m.session.workspace;
-  CADRE_ASSIGN_OR_RETURN(SecretResolver secrets,
-                         load_workspace_secrets(ws, *m.session.store, SystemClock::instance()));
+  CADRE_RETURN_IF_ERROR(m.session.secrets_status);
   m.gateway = std::make_unique<ModelGateway>(ws.config.models, ws.root, m.session.store.get(),
-                                             SystemClock::instance(), make_key_resolver(secrets));
+                                             SystemClock::instance(), make_key_resolver(m.session.secrets));
   CADRE_RETURN_IF_ERROR(m.gateway->init().with_context("cadre.yaml models"));
   CADRE_ASSIGN_OR_RETURN(m.memory, open_memory(m.session.store->memory(), ws.config.memory, m.gateway.get(),
                                                workspace_state_dir(ws), SystemClock::instance()));

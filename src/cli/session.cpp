@@ -28,7 +28,12 @@ Result<Session> open_session(const GlobalOptions& global) {
   // typed into this command (`run -i`, `emit --data`) is not stored as typed.
   // Commands that need a secret report a missing key themselves.
   auto secrets = load_workspace_secrets(session.workspace, *session.store, SystemClock::instance());
-  if (!secrets.ok()) spdlog::debug("secrets not loaded: {}", secrets.status().to_string());
+  if (secrets.ok()) {
+    session.secrets = std::move(secrets).value();
+  } else {
+    session.secrets_status = secrets.status();
+    spdlog::debug("secrets not loaded: {}", secrets.status().to_string());
+  }
   return session;
 }
 
@@ -121,6 +126,7 @@ int run_until_done(Session& session, const std::string& id, double timeout_s, bo
                    const std::function<void(const ObjectiveRecord&)>& print) {
   RuntimeOptions options;
   options.triggers = false;
+  if (session.secrets_status.ok()) options.secrets = &session.secrets;
   auto runtime = Runtime::open(session.workspace, options);
   if (!runtime.ok()) return report_error(runtime.status());
   Status started = (*runtime)->start();

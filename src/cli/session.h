@@ -9,6 +9,7 @@
 
 #include "agents/workspace.h"
 #include "cli/commands.h"
+#include "core/references.h"
 #include "store/store.h"
 
 namespace cadre {
@@ -17,6 +18,10 @@ namespace cadre {
 struct Session {
   Workspace workspace;
   std::unique_ptr<Store> store;
+  // The workspace's secrets (their values are redacted from what this
+  // process stores and prints); `secrets_status` says why they did not load.
+  SecretResolver secrets;
+  Status secrets_status;
 };
 
 Result<Workspace> load_workspace(const GlobalOptions& global, Diagnostics* diagnostics);

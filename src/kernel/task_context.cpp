@@ -77,9 +77,8 @@ Status TaskContext::park(TaskParked parked) {
   return Status::Suspended("waiting for " + why);
 }
 
-Status TaskContext::check_limits(const Json& input) {
+Status TaskContext::check_limits(int64_t size) {
   const KernelConfig& limits = *env_.limits;
-  int64_t size = json_size(input);
   if (size > limits.max_step_input_bytes) {
     return Status::ResourceExhausted("step " + std::to_string(cursor_) + " input is " + std::to_string(size) +
                                      " bytes; the limit is " + std::to_string(limits.max_step_input_bytes) +
@@ -149,7 +148,10 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   }
   if (env_.stopping && env_.stopping->load()) return release("released at shutdown");
   if (env_.paused && env_.paused(task_)) return release("paused by the kill switch");
-  CADRE_RETURN_IF_ERROR(check_limits(input));
+  // Serialized once: for the limits, the journal's size and the audit hash.
+  const std::string input_text = dump_json(input);
+  const int64_t input_size = input.is_null() ? 0 : static_cast<int64_t>(input_text.size());
+  CADRE_RETURN_IF_ERROR(check_limits(input_size));
   if (!options.rate_limit_key.empty() && env_.rate_limiter) {
     TimeMs free_at = env_.rate_limiter->acquire(options.rate_limit_key, env_.clock->now_ms());
     if (free_at > 0) {
@@ -161,30 +163,33 @@ Result<Json> TaskContext::run_step(const StepOptions& options, const Json& input
   const TimeMs started = env_.clock->now_ms();
   const std::string key = idempotency_key(seq);
   CADRE_RETURN_IF_ERROR(flush({StepStarted{seq, options.name, options.kind, key, input, attempt, started}}));
-  journal_bytes_ += json_size(input);
+  journal_bytes_ += input_size;
 
   StepCall call{seq, key, attempt, options.timeout > 0 ? started + options.timeout : 0, -1};
   Result<Json> out = effect(call);
   const TimeMs finished = env_.clock->now_ms();
   bool effect_happened = false;  // an oversized result: the effect is done, so never retry it
+  std::string output_text;
+  int64_t output_size = 0;
   if (out.ok()) {
-    int64_t size = json_size(*out);
-    if (size > env_.limits->max_step_output_bytes) {
+    output_text = dump_json(*out);
+    output_size = out->is_null() ? 0 : static_cast<int64_t>(output_text.size());
+    if (output_size > env_.limits->max_step_output_bytes) {
       out = Status::ResourceExhausted("step " + std::to_string(seq) + " (" + options.name + ") output is " +
-                                      std::to_string(size) + " bytes; the limit is " +
+                                      std::to_string(output_size) + " bytes; the limit is " +
                                       std::to_string(env_.limits->max_step_output_bytes) +
                                       " (kernel.max_step_output_bytes)");
       effect_happened = true;
     }
   }
   if (options.audit) {
-    Json data = {{"step", seq}, {"attempt", attempt}, {"input_sha256", sha256_hex(dump_json(input))}};
-    if (out.ok()) data["output_sha256"] = sha256_hex(dump_json(*out));
+    Json data = {{"step", seq}, {"attempt", attempt}, {"input_sha256", sha256_hex(input_text)}};
+    if (out.ok()) data["output_sha256"] = sha256_hex(output_text);
     else data["error"] = out.status().to_string();
     audit(audit_entry(finished, "", options.kind == "model" ? "model.call" : "tool.effect", options.name, data));
   }
   if (out.ok()) {
-    journal_bytes_ += json_size(*out);
+    journal_bytes_ += output_size;
     pending_.push_back(StepFinished{seq, StepState::kDone, *out, "", finished});
     if (options.commit_result) CADRE_RETURN_IF_ERROR(flush({}));
     return out;

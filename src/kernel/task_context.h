@@ -146,7 +146,7 @@ class TaskContext {
   Result<CommitResult> commit_now(std::vector<Transition> extra);
   Status park(TaskParked parked);
   const StepRecord* journaled(int seq) const;
-  Status check_limits(const Json& input);
+  Status check_limits(int64_t input_size);
   Result<Json> journal_value(const std::string& kind, const std::function<Json()>& make) {
     return record(kind, kind, make);
   }

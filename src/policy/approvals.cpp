@@ -19,9 +19,7 @@ Result<ApprovalRecord> answer_approval(Store& store, const std::string& id, Appr
                                        TimeMs now) {
   CADRE_ASSIGN_OR_RETURN(ApprovalRecord item, store.get_approval(id));
   if (item.state != ApprovalState::kPending) {
-    return Status::Conflict("approval " + id +
-                            " was already answered: " + std::string(to_string(item.state)) +
-                            " by " + item.answered_by + " at " + format_time_utc(item.answered_at));
+    return Status::Conflict(already_answered(item));
   }
   if (!answer.args.is_null()) {
     if (answer.decision != "approve")

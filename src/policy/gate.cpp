@@ -11,6 +11,11 @@ std::string objective_title(Store& store, const Policy& policy, const std::strin
   return objective.ok() ? objective->title : "";
 }
 
+// "policy rule 'X'" or, for a default, "policy".
+std::string decided_by(const PolicyDecision& decision) {
+  return decision.rule.empty() ? "policy" : "policy rule '" + decision.rule + "'";
+}
+
 }  // namespace
 
 Result<PolicyDecision> decide(TaskContext& context, const std::string& subject,
@@ -68,8 +73,7 @@ Result<Json> gate_tool_call(TaskContext& context, const Policy& policy, Store& s
                          }));
   if (decision.outcome == PolicyOutcome::kAllow) return call.args;
   if (decision.outcome == PolicyOutcome::kDeny) {
-    std::string by = decision.rule.empty() ? "policy" : "policy rule '" + decision.rule + "'";
-    return Status::FailedPrecondition("denied by " + by + ": " + decision.reason);
+    return Status::FailedPrecondition("denied by " + decided_by(decision) + ": " + decision.reason);
   }
   std::string who =
       call.agent.empty() ? "playbook '" + call.playbook + "'" : "agent '" + call.agent + "'";
@@ -101,8 +105,7 @@ Status gate_model_call(TaskContext& context, const Policy& policy, Store& store,
                          }));
   if (decision.outcome == PolicyOutcome::kAllow) return Status::Ok();
   if (decision.outcome == PolicyOutcome::kDeny) {
-    std::string by = decision.rule.empty() ? "policy" : "policy rule '" + decision.rule + "'";
-    return Status::FailedPrecondition("the model call was denied by " + by + ": " +
+    return Status::FailedPrecondition("the model call was denied by " + decided_by(decision) + ": " +
                                       decision.reason);
   }
   ApprovalRecord draft =

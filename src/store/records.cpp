@@ -176,6 +176,11 @@ Json approval_outcome(const ApprovalRecord& a) {
   return out;
 }
 
+std::string already_answered(const ApprovalRecord& a) {
+  return "approval " + a.id + " was already answered: " + std::string(to_string(a.state)) + " by " +
+         a.answered_by + " at " + format_time_utc(a.answered_at);
+}
+
 Json to_json(const ApprovalRecord& a) {
   return {{"id", a.id},
           {"kind", a.kind},

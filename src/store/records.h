@@ -175,5 +175,8 @@ Json to_json(const ApprovalRecord& a);
 // What a task waiting for an approval receives: the answer {decision, args?,
 // reason?} with approval_id, state, by and at.
 Json approval_outcome(const ApprovalRecord& a);
+// Why an answered item takes no other answer: "approval apr_... was already
+// answered: approved by operator:ann at 2026-...Z".
+std::string already_answered(const ApprovalRecord& a);
 
 }  // namespace cadre

@@ -10,7 +10,7 @@ namespace {
 
 constexpr char kColumns[] = "seq, at, actor, action, subject, objective_id, task_id, data, prev_hash, hash";
 
-AuditEntry read_entry(Stmt& row) {
+AuditEntry audit_entry_from_row(Stmt& row) {
   AuditEntry e;
   e.seq = row.int_at(0);
   e.at = row.int_at(1);
@@ -68,7 +68,7 @@ Result<std::vector<AuditEntry>> SqliteAuditStore::list(const AuditFilter& filter
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      out.push_back(read_entry(sel));
+      out.push_back(audit_entry_from_row(sel));
     }
     return Status::Ok();
   });
@@ -81,7 +81,7 @@ Result<std::optional<AuditEntry>> SqliteAuditStore::head() {
   Status s = reader_([&](SqliteDb& db) -> Status {
     PREPARE(sel, db, std::string("SELECT ") + kColumns + " FROM audit_log ORDER BY seq DESC LIMIT 1");
     CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-    if (row) out = read_entry(sel);
+    if (row) out = audit_entry_from_row(sel);
     return Status::Ok();
   });
   if (!s.ok()) return s;

@@ -144,6 +144,37 @@ Result<int> release_locks(SqliteDb& db, const std::string& task_id, TimeMs now) 
 }
 
 // Inserts the event (once per id) and hands it to tasks waiting for its name.
+// Every task waiting (wait_kind `kind`, wait_key `key`: an event's name, an
+// approval's id) gets its waiting step done with `delivered` and becomes
+// ready. Returns how many woke.
+Result<int> wake_waiters(SqliteDb& db, std::string_view kind, const std::string& key, const Json& delivered,
+                         TimeMs now) {
+  std::vector<std::pair<std::string, int64_t>> waiters;
+  {
+    PREPARE(sel, db,
+            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = ?1 AND wait_key = ?2");
+    sel->bind(1, kind).bind(2, key);
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      waiters.emplace_back(sel->text_at(0), sel->int_at(1));
+    }
+  }
+  for (const auto& [task_id, seq] : waiters) {
+    PREPARE(step, db,
+            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4 "
+            "AND state = 'started'");
+    step->bind(1, delivered).bind(2, now).bind(3, task_id).bind(4, seq);
+    CADRE_RETURN_IF_ERROR(step->run());
+    PREPARE(wake, db,
+            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', wait_seq = 0 "
+            "WHERE id = ?2");
+    wake->bind(1, std::max<TimeMs>(now, 1)).bind(2, task_id);
+    CADRE_RETURN_IF_ERROR(wake->run());
+  }
+  return static_cast<int>(waiters.size());
+}
+
 Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
   {
     PREPARE(ins, db,
@@ -157,34 +188,9 @@ Result<int> insert_event(SqliteDb& db, const EventRecord& e) {
     CADRE_RETURN_IF_ERROR(ins->run());
     if (db.changes() == 0) return 0;  // seen before: already delivered
   }
-  std::vector<std::pair<std::string, int64_t>> waiters;
-  {
-    PREPARE(sel, db,
-            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'event' AND "
-            "wait_key = ?1");
-    sel->bind(1, e.name);
-    while (true) {
-      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-      if (!row) break;
-      waiters.emplace_back(sel->text_at(0), sel->int_at(1));
-    }
-  }
   Json delivered = {
       {"event_id", e.id}, {"name", e.name}, {"data", e.data}, {"created_at", e.created_at}};
-  for (const auto& [task_id, seq] : waiters) {
-    PREPARE(step, db,
-            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND "
-            "seq = ?4");
-    step->bind(1, delivered).bind(2, e.created_at).bind(3, task_id).bind(4, seq);
-    CADRE_RETURN_IF_ERROR(step->run());
-    PREPARE(wake, db,
-            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', "
-            "wait_seq = 0 "
-            "WHERE id = ?2");
-    wake->bind(1, e.created_at).bind(2, task_id);
-    CADRE_RETURN_IF_ERROR(wake->run());
-  }
-  return static_cast<int>(waiters.size());
+  return wake_waiters(db, "event", e.name, delivered, e.created_at);
 }
 
 // Cancels every task of the objective that has not started or is waiting,
@@ -392,7 +398,7 @@ constexpr char kApprovalColumns[] =
     "id, kind, state, objective_id, task_id, step_seq, agent, title, reason, rule, request, context, schema, "
     "timeout_action, expires_at, answer, answered_by, created_at, answered_at";
 
-ApprovalRecord read_approval(Stmt& row) {
+ApprovalRecord approval_from_row(Stmt& row) {
   ApprovalRecord a;
   a.id = row.text_at(0);
   a.kind = row.text_at(1);
@@ -421,7 +427,7 @@ Result<ApprovalRecord> load_approval(SqliteDb& db, const std::string& id) {
   sel->bind(1, id);
   CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
   if (!row) return Status::NotFound("no approval " + id);
-  return read_approval(sel);
+  return approval_from_row(sel);
 }
 
 Status insert_approval(SqliteDb& db, const ApprovalRecord& a) {
@@ -435,35 +441,6 @@ Status insert_approval(SqliteDb& db, const ApprovalRecord& a) {
   ins->bind(11, a.context).bind(12, a.schema).bind(13, a.timeout_action).bind(14, a.expires_at);
   ins->bind(15, a.created_at);
   return ins->run();
-}
-
-// Every task waiting for approval `id` gets its approval step done with
-// `delivered` and becomes ready. Returns how many woke.
-Result<int> wake_approval_waiters(SqliteDb& db, const std::string& id, const Json& delivered, TimeMs now) {
-  std::vector<std::pair<std::string, int64_t>> waiters;
-  {
-    PREPARE(sel, db,
-            "SELECT id, wait_seq FROM tasks WHERE state = 'waiting' AND wait_kind = 'approval' AND wait_key = ?1");
-    sel->bind(1, id);
-    while (true) {
-      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
-      if (!row) break;
-      waiters.emplace_back(sel->text_at(0), sel->int_at(1));
-    }
-  }
-  for (const auto& [task_id, seq] : waiters) {
-    PREPARE(step, db,
-            "UPDATE steps SET state = 'done', output = ?1, finished_at = ?2 WHERE task_id = ?3 AND seq = ?4 "
-            "AND state = 'started'");
-    step->bind(1, delivered).bind(2, now).bind(3, task_id).bind(4, seq);
-    CADRE_RETURN_IF_ERROR(step->run());
-    PREPARE(wake, db,
-            "UPDATE tasks SET state = 'ready', run_at = ?1, wait_kind = 'none', wait_key = '', wait_seq = 0 "
-            "WHERE id = ?2");
-    wake->bind(1, std::max<TimeMs>(now, 1)).bind(2, task_id);
-    CADRE_RETURN_IF_ERROR(wake->run());
-  }
-  return static_cast<int>(waiters.size());
 }
 
 // Decides a task left uncertain, inside the caller's transaction.
@@ -982,7 +959,7 @@ Result<CommitResult> SqliteStore::commit(const TaskRef& ref, std::vector<Transit
                 // answer that came while the task was running): deliver it now.
                 CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, load_approval(db, t.key));
                 if (a.state != ApprovalState::kPending) {
-                  CADRE_ASSIGN_OR_RETURN(int n, wake_approval_waiters(db, a.id, approval_outcome(a), t.at));
+                  CADRE_ASSIGN_OR_RETURN(int n, wake_waiters(db, "approval", a.id, approval_outcome(a), t.at));
                   result.tasks_made_ready += n;
                 }
               }
@@ -1283,7 +1260,7 @@ Result<std::vector<ApprovalRecord>> SqliteStore::list_approvals(const ApprovalFi
     while (true) {
       CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
       if (!row) break;
-      rows.push_back(read_approval(sel));
+      rows.push_back(approval_from_row(sel));
     }
     return rows;
   });
@@ -1294,8 +1271,7 @@ Result<ApprovalRecord> SqliteStore::answer_approval(const std::string& id, const
   return writer_->run<ApprovalRecord>([&](SqliteDb& db) -> Result<ApprovalRecord> {
     CADRE_ASSIGN_OR_RETURN(ApprovalRecord a, load_approval(db, id));
     if (a.state != ApprovalState::kPending) {
-      return Status::Conflict("approval " + id + " was already answered: " + std::string(to_string(a.state)) +
-                              " by " + a.answered_by + " at " + format_time_utc(a.answered_at));
+      return Status::Conflict(already_answered(a));
     }
     const bool approve = answer.decision == "approve" || answer.decision == "redo";
     if (!approve && answer.decision != "reject") {
@@ -1324,7 +1300,7 @@ Result<ApprovalRecord> SqliteStore::answer_approval(const std::string& id, const
       std::string note = answer.reason.empty() ? "answered by " + answer.by : answer.reason;
       CADRE_RETURN_IF_ERROR(resolve_uncertain(db, a.task_id, r, note, now));
     } else {
-      CADRE_RETURN_IF_ERROR(wake_approval_waiters(db, id, approval_outcome(a), now).status());
+      CADRE_RETURN_IF_ERROR(wake_waiters(db, "approval", id, approval_outcome(a), now).status());
     }
     if (audit) {
       AuditEntry entry = *audit;
