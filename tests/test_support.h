@@ -49,6 +49,10 @@ bool eventually(const std::function<bool()>& probe,
 // Runs the cadre binary with `args` in `cwd`, waiting for it to exit.
 CommandResult run_cadre(const std::vector<std::string>& args, const std::filesystem::path& cwd = {});
 
+// Runs `cadre -w WS args...` with `input` on its standard input.
+CommandResult run_cadre_with_input(const std::vector<std::string>& args, const std::filesystem::path& ws,
+                                   const std::string& input);
+
 // Starts the cadre binary in the background (e.g. `serve`); returns its pid.
 // Its stdout/stderr go to `log_file`.
 int spawn_cadre(const std::vector<std::string>& args, const std::filesystem::path& cwd,

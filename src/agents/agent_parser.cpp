@@ -4,6 +4,7 @@
 
 #include "agents/agent.h"
 #include "agents/playbook_parser.h"
+#include "agents/workspace.h"
 #include "core/json_schema.h"
 #include "core/yaml_util.h"
 
@@ -95,7 +96,7 @@ class AgentParser {
       const std::string& tool = (*names)[i];
       std::vector<std::string> known = builtin_tool_names();
       known.insert(known.end(), options_.known_tools.begin(), options_.known_tools.end());
-      if (std::find(known.begin(), known.end(), tool) == known.end()) {
+      if (std::find(known.begin(), known.end(), tool) == known.end() && !is_known_tool(options_, tool)) {
         std::string message = "unknown tool '" + tool + "'" + did_you_mean(tool, known);
         if (items && i < items->size()) {
           reader_.error((*items)[i], message);

@@ -107,6 +107,19 @@ Status read_trigger(const Json& j, const std::string& path, TriggerDef* trigger)
   return r.object("inputs", &trigger->inputs);
 }
 
+// Optional in snapshots: those written before compensations existed lack it.
+Status read_compensation(const JsonReader& step_reader, StepDef* step) {
+  const Json* j = step_reader.find("compensate");
+  if (j == nullptr) return Status::Ok();
+  if (!j->is_object()) return step_reader.wrong("compensate", "an object");
+  JsonReader r(*j, step_reader.field("compensate"));
+  CompensationDef compensation;
+  CADRE_RETURN_IF_ERROR(r.string("uses", &compensation.uses));
+  CADRE_RETURN_IF_ERROR(r.object("with", &compensation.with));
+  step->compensate = std::move(compensation);
+  return Status::Ok();
+}
+
 Status read_step(const Json& j, const std::string& path, StepDef* step) {
   if (!j.is_object())
     return Status::Corruption("playbook snapshot: " + path + ": expected an object");
@@ -136,7 +149,7 @@ Status read_step(const Json& j, const std::string& path, StepDef* step) {
   } else if (!timeout.is_null()) {
     return r.wrong("timeout_ms", "an integer or null");
   }
-  return Status::Ok();
+  return read_compensation(r, step);
 }
 
 Result<PlaybookDef> read_playbook(const Json& j);
@@ -148,6 +161,13 @@ const StepDef* PlaybookDef::find_step(std::string_view id) const {
     if (step.id == id) return &step;
   }
   return nullptr;
+}
+
+bool PlaybookDef::has_compensations() const {
+  for (const auto& step : steps) {
+    if (step.compensate) return true;
+  }
+  return false;
 }
 
 Json PlaybookDef::to_json() const {
@@ -170,15 +190,21 @@ Json PlaybookDef::to_json() const {
   }
   Json j_steps = Json::array();
   for (const auto& step : steps) {
-    j_steps.push_back({{"id", step.id},
-                       {"uses", step.uses},
-                       {"with", step.with},
-                       {"needs", step.needs},
-                       {"if", step.if_condition},
-                       {"foreach", step.foreach},
-                       {"retry", step.retry ? step.retry->to_json() : Json()},
-                       {"timeout_ms", step.timeout ? Json(*step.timeout) : Json()},
-                       {"lock", step.lock}});
+    Json j_step = {{"id", step.id},
+                   {"uses", step.uses},
+                   {"with", step.with},
+                   {"needs", step.needs},
+                   {"if", step.if_condition},
+                   {"foreach", step.foreach},
+                   {"retry", step.retry ? step.retry->to_json() : Json()},
+                   {"timeout_ms", step.timeout ? Json(*step.timeout) : Json()},
+                   {"lock", step.lock}};
+    // Only when declared, so playbooks without compensations keep the
+    // versions they had before compensations existed.
+    if (step.compensate) {
+      j_step["compensate"] = {{"uses", step.compensate->uses}, {"with", step.compensate->with}};
+    }
+    j_steps.push_back(std::move(j_step));
   }
   return {{"name", name},
           {"description", description},

@@ -46,6 +46,17 @@ struct TriggerDef {
   SourcePos pos;
 };
 
+// A step's undo, saga style: one tool call that reverses what the step did.
+// When a run fails for good after effects, the compensations of its steps
+// that succeeded run in reverse order of completion (playbook_runner.h).
+// `with` is templated with the step's own scope plus `output`: the step's
+// result (for a `foreach` step, the item's).
+struct CompensationDef {
+  std::string uses;            // a tool name; never "agent.NAME" or "wait"
+  Json with = Json::object();  // arguments, templated
+  SourcePos pos;
+};
+
 struct StepDef {
   std::string id;
   std::string uses;                 // a tool name ("file.write") or "agent.NAME"
@@ -56,6 +67,7 @@ struct StepDef {
   std::optional<RetryPolicy> retry; // empty: the tool's default
   std::optional<DurationMs> timeout;
   std::string lock;                 // empty: none; else a template naming a resource
+  std::optional<CompensationDef> compensate;  // empty: nothing to undo
   SourcePos pos;
 };
 
@@ -68,6 +80,8 @@ struct PlaybookDef {
   std::vector<StepDef> steps;
 
   const StepDef* find_step(std::string_view id) const;
+  // True when some step declares `compensate:` (else a failure undoes nothing).
+  bool has_compensations() const;
 
   // Canonical JSON (stored as the definition snapshot a run replays against)
   // and back. version() is the first 16 hex digits of SHA-256 over to_json().

@@ -8,6 +8,7 @@
 
 #include "core/template.h"
 #include "kernel/cron.h"
+#include "kernel/retry_policy_yaml.h"
 
 namespace cadre {
 namespace {
@@ -16,6 +17,12 @@ constexpr size_t kMaxSteps = 1000;
 
 const std::vector<std::string> kTemplateRoots = {"input", "steps",   "item",  "index", "run",
                                                  "task",  "trigger", "event", "idempotency_key"};
+// In `compensate:`, `output` is the compensated step's own output too.
+const std::vector<std::string> kCompensationRoots = [] {
+  std::vector<std::string> roots = kTemplateRoots;
+  roots.push_back("output");
+  return roots;
+}();
 const std::vector<std::string> kInputTypes = {"string", "integer", "number", "boolean",
                                               "object", "array",   "any"};
 const std::vector<std::string> kCatchups = {"none", "latest", "all"};
@@ -71,22 +78,6 @@ std::string hint_or_list(std::string_view word, const std::vector<std::string>& 
   if (!hint.empty() || candidates.empty()) return hint;
   std::vector<std::string> head(candidates.begin(), candidates.end() - 1);
   return " (use " + join(head, ", ") + " or " + candidates.back() + ")";
-}
-
-std::vector<std::string> retry_code_names() {
-  std::vector<std::string> names;
-  for (int i = static_cast<int>(StatusCode::kInvalidArgument);
-       i < static_cast<int>(StatusCode::kSuspended); ++i) {
-    names.emplace_back(status_code_name(static_cast<StatusCode>(i)));
-  }
-  return names;
-}
-
-std::string format_number(double value) {
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return std::to_string(static_cast<int64_t>(value));
-  }
-  return Json(value).dump();
 }
 
 bool matches_type(const Json& value, std::string_view type) {
@@ -163,6 +154,7 @@ struct TemplateSite {
   int step = -1;              // index into steps; -1 for trigger inputs
   bool condition = false;     // `if:`: a bare expression is allowed
   bool foreach_expr = false;  // the `foreach:` expression itself
+  bool compensation = false;  // inside `compensate:`: `output` and the step's own id are defined
 };
 
 struct StepInfo {
@@ -415,8 +407,8 @@ class PlaybookParser {
     info.path = item.path;
     info.pos = item.pos();
     step.pos = {info.pos.line, info.pos.column};
-    auto map = reader_.read_map(
-        item, {"id", "uses", "with", "needs", "if", "foreach", "retry", "timeout", "lock"});
+    auto map = reader_.read_map(item, {"id", "uses", "with", "needs", "if", "foreach", "retry",
+                                       "timeout", "lock", "compensate"});
     if (!map) {
       add_step(std::move(step), std::move(info));
       return;
@@ -442,34 +434,7 @@ class PlaybookParser {
         check_uses(*f, *v);
       }
     }
-    const Json* schema = nullptr;
-    if (auto it = options_.tool_schemas.find(step.uses); it != options_.tool_schemas.end()) schema = &it->second;
-    std::vector<std::string> arguments;  // what the tool accepts; empty: anything
-    if (schema && schema->contains("properties")) {
-      for (const auto& [name, property] : (*schema)["properties"].items()) arguments.push_back(name);
-    }
-    const auto* with_field = map->find("with");
-    std::optional<YamlMap> with;
-    if (with_field) {
-      with = reader_.read_map(*with_field, arguments);
-      if (with) {
-        step.with = reader_.to_json(with_field->value, with_field->path);
-        if (step.with.is_null()) step.with = Json::object();
-        collect_templates(with_field->value, with_field->path, index);
-      }
-    }
-    if (schema && schema->contains("required") && (!with_field || with)) {
-      for (const auto& required : (*schema)["required"]) {
-        const std::string name = required.get<std::string>();
-        if (with && with->find(name)) continue;
-        if (with_field) {
-          reader_.error(*with_field, "tool " + step.uses + " needs argument '" + name + "'");
-        } else {
-          reader_.error(item.pos(), item.path,
-                        "tool " + step.uses + " needs argument '" + name + "' (add with: {" + name + ": ...})");
-        }
-      }
-    }
+    step.with = read_arguments(*map, item, step.uses, index, false);
     if (const auto* f = map->find("needs")) {
       info.needs_explicit = true;
       info.needs_pos = f->pos();
@@ -500,7 +465,7 @@ class PlaybookParser {
         }
       }
     }
-    if (const auto* f = map->find("retry")) step.retry = parse_retry(*f);
+    if (const auto* f = map->find("retry")) step.retry = read_retry_policy(reader_, *f);
     if (const auto* f = map->find("timeout")) {
       if (auto v = reader_.as_duration(*f, 1)) step.timeout = *v;
     }
@@ -514,7 +479,79 @@ class PlaybookParser {
         }
       }
     }
+    if (const auto* f = map->find("compensate")) step.compensate = parse_compensation(*f, index);
     add_step(std::move(step), std::move(info));
+  }
+
+  // `with` of a tool call (a step's or its compensation's) under `owner`:
+  // only the arguments of the tool's schema and all its required ones.
+  // Its strings are collected as templates of step `index`.
+  Json read_arguments(const YamlMap& owner_map, const YamlField& owner, const std::string& uses,
+                      int index, bool compensation) {
+    const Json* schema = nullptr;
+    if (auto it = options_.tool_schemas.find(uses); it != options_.tool_schemas.end())
+      schema = &it->second;
+    std::vector<std::string> arguments;  // what the tool accepts; empty: anything
+    if (schema && schema->contains("properties")) {
+      for (const auto& [name, property] : (*schema)["properties"].items())
+        arguments.push_back(name);
+    }
+    Json out = Json::object();
+    const auto* with_field = owner_map.find("with");
+    std::optional<YamlMap> with;
+    if (with_field) {
+      with = reader_.read_map(*with_field, arguments);
+      if (with) {
+        out = reader_.to_json(with_field->value, with_field->path);
+        if (out.is_null()) out = Json::object();
+        collect_templates(with_field->value, with_field->path, index, compensation);
+      }
+    }
+    if (schema && schema->contains("required") && (!with_field || with)) {
+      for (const auto& required : (*schema)["required"]) {
+        const std::string name = required.get<std::string>();
+        if (with && with->find(name)) continue;
+        if (with_field) {
+          reader_.error(*with_field, "tool " + uses + " needs argument '" + name + "'");
+        } else {
+          reader_.error(
+              owner.pos(), owner.path,
+              "tool " + uses + " needs argument '" + name + "' (add with: {" + name + ": ...})");
+        }
+      }
+    }
+    return out;
+  }
+
+  // `compensate: {uses, with}`: a tool call checked like a step's own.
+  std::optional<CompensationDef> parse_compensation(const YamlField& field, int index) {
+    auto map = reader_.read_map(field, {"uses", "with"});
+    if (!map) return std::nullopt;
+    CompensationDef compensation;
+    compensation.pos = {field.pos().line, field.pos().column};
+    if (const auto* f = reader_.require(*map, "uses")) {
+      if (auto v = reader_.as_string(*f)) {
+        compensation.uses = *v;
+        check_compensation_tool(*f, *v);
+      }
+    }
+    compensation.with = read_arguments(*map, field, compensation.uses, index, true);
+    return compensation;
+  }
+
+  // A compensation runs while its run fails: a tool call that acts now.
+  void check_compensation_tool(const YamlField& field, const std::string& uses) {
+    if (uses.rfind("agent.", 0) == 0) {
+      reader_.error(field, "a compensation is a tool call; '" + uses +
+                               "' is an agent (use a tool, e.g. emit an event that starts "
+                               "a playbook)");
+    } else if (uses == "wait") {
+      reader_.error(field,
+                    "wait cannot compensate: a failing run does not park to undo (emit an "
+                    "event instead and let another playbook wait)");
+    } else {
+      check_tool(field, uses, /*suggest_agents=*/false);
+    }
   }
 
   void add_step(StepDef step, StepInfo info) {
@@ -523,105 +560,56 @@ class PlaybookParser {
   }
 
   void check_uses(const YamlField& field, const std::string& uses) {
-    if (uses.rfind("agent.", 0) == 0) {
-      std::string agent = uses.substr(6);
-      if (!is_valid_name(agent)) {
-        reader_.error(field, "'" + agent + "' is not a valid agent name");
-        return;
-      }
-      const auto* agents = context_->agent_names;
-      if (agents != nullptr && std::find(agents->begin(), agents->end(), agent) == agents->end()) {
-        reader_.error(field, "unknown agent '" + agent + "': there is no agents/" + agent +
-                                 ".yaml" + did_you_mean(agent, *agents));
-      }
+    if (uses.rfind("agent.", 0) != 0) {
+      check_tool(field, uses, /*suggest_agents=*/true);
       return;
     }
+    std::string agent = uses.substr(6);
+    if (!is_valid_name(agent)) {
+      reader_.error(field, "'" + agent + "' is not a valid agent name");
+      return;
+    }
+    const auto* agents = context_->agent_names;
+    if (agents != nullptr && std::find(agents->begin(), agents->end(), agent) == agents->end()) {
+      reader_.error(field, "unknown agent '" + agent + "': there is no agents/" + agent + ".yaml" +
+                               did_you_mean(agent, *agents));
+    }
+  }
+
+  // A built-in or known tool; else a diagnostic with the closest name.
+  void check_tool(const YamlField& field, const std::string& uses, bool suggest_agents) {
     const auto& builtins = builtin_tool_names();
     const auto& known = options_.known_tools;
     if (std::find(builtins.begin(), builtins.end(), uses) != builtins.end() ||
-        std::find(known.begin(), known.end(), uses) != known.end()) {
+        is_known_tool(options_, uses)) {
       return;
     }
     std::vector<std::string> candidates = builtins;
     candidates.insert(candidates.end(), known.begin(), known.end());
-    if (context_->agent_names != nullptr) {
+    if (suggest_agents && context_->agent_names != nullptr) {
       for (const auto& agent : *context_->agent_names) candidates.push_back("agent." + agent);
     }
     reader_.error(field, "unknown tool '" + uses + "'" + did_you_mean(uses, candidates));
   }
 
-  std::optional<RetryPolicy> parse_retry(const YamlField& field) {
-    auto map = reader_.read_map(
-        field, {"attempts", "backoff", "multiplier", "max_backoff", "jitter", "on"});
-    if (!map) return std::nullopt;
-    RetryPolicy policy;
-    if (const auto* f = map->find("attempts")) {
-      if (auto v = reader_.as_int(*f, 1, 100)) policy.max_attempts = static_cast<int>(*v);
-    }
-    const YamlField* backoff = map->find("backoff");
-    if (backoff != nullptr) {
-      if (auto v = reader_.as_duration(*backoff)) policy.initial_backoff = *v;
-    }
-    if (const auto* f = map->find("multiplier")) {
-      if (auto v = reader_.as_number(*f, -1e9, 1e9)) {
-        if (*v < 1 || *v > 100) {
-          reader_.error(*f, "must be between 1 and 100, got " + format_number(*v));
-        } else {
-          policy.multiplier = *v;
-        }
-      }
-    }
-    const YamlField* max_backoff = map->find("max_backoff");
-    if (max_backoff != nullptr) {
-      if (auto v = reader_.as_duration(*max_backoff)) {
-        if (*v < policy.initial_backoff) {
-          reader_.error(*max_backoff, "max_backoff (" + format_duration(*v) +
-                                          ") is shorter than backoff (" +
-                                          format_duration(policy.initial_backoff) + ")");
-        } else {
-          policy.max_backoff = *v;
-        }
-      }
-    }
-    if (const auto* f = map->find("jitter")) {
-      if (auto v = reader_.as_bool(*f)) policy.jitter = *v;
-    }
-    if (const auto* f = map->find("on")) {
-      std::vector<YamlField> elements;
-      if (auto names = reader_.as_string_list(*f, &elements)) {
-        static const std::vector<std::string> kCodes = retry_code_names();
-        policy.retry_on.clear();
-        for (size_t i = 0; i < names->size(); ++i) {
-          StatusCode code;
-          const std::string& name = (*names)[i];
-          if (std::find(kCodes.begin(), kCodes.end(), name) != kCodes.end() &&
-              status_code_from_name(name, &code)) {
-            policy.retry_on.push_back(code);
-          } else {
-            reader_.error(elements[i],
-                          "unknown error code '" + name + "'" + hint_or_list(name, kCodes));
-          }
-        }
-      }
-    }
-    return policy;
-  }
-
   // Every string inside `node` (a `with` or trigger-input value) is a template.
-  void collect_templates(const YAML::Node& node, const std::string& path, int step) {
+  void collect_templates(const YAML::Node& node, const std::string& path, int step,
+                         bool compensation = false) {
     if (node.IsScalar()) {
       Json value = yaml_scalar_to_json(node);
-      if (value.is_string())
-        sites_.push_back({value.get<std::string>(), yaml_pos(node), path, step});
+      if (value.is_string()) {
+        sites_.push_back(
+            {value.get<std::string>(), yaml_pos(node), path, step, false, false, compensation});
+      }
     } else if (node.IsSequence()) {
       size_t index = 0;
       for (auto it = node.begin(); it != node.end(); ++it, ++index) {
-        collect_templates(*it, index_path(path, index), step);
+        collect_templates(*it, index_path(path, index), step, compensation);
       }
     } else if (node.IsMap()) {
       for (auto it = node.begin(); it != node.end(); ++it) {
         if (it->first.IsScalar()) {
-          collect_templates(it->second, field_path(path, it->first.Scalar()), step);
+          collect_templates(it->second, field_path(path, it->first.Scalar()), step, compensation);
         }
       }
     }
@@ -751,11 +739,15 @@ class PlaybookParser {
       return;
     }
     const StepInfo* info = site.step >= 0 ? &infos_[static_cast<size_t>(site.step)] : nullptr;
+    const auto& known_roots = site.compensation ? kCompensationRoots : kTemplateRoots;
     for (const auto& root : *roots) {
-      if (std::find(kTemplateRoots.begin(), kTemplateRoots.end(), root) == kTemplateRoots.end()) {
-        reader_.error(
-            site.pos, site.path,
-            "unknown name '" + root + "' in template" + hint_or_list(root, kTemplateRoots));
+      if (root == "output" && !site.compensation) {
+        reader_.error(site.pos, site.path,
+                      "'output' is only defined in compensate (the step's own output); read "
+                      "other steps as steps.ID.output");
+      } else if (std::find(known_roots.begin(), known_roots.end(), root) == known_roots.end()) {
+        reader_.error(site.pos, site.path,
+                      "unknown name '" + root + "' in template" + hint_or_list(root, known_roots));
       } else if ((root == "item" || root == "index") &&
                  (info == nullptr || !info->has_foreach || site.foreach_expr)) {
         reader_.error(site.pos, site.path,
@@ -773,13 +765,24 @@ class PlaybookParser {
         reader_.error(site.pos, site.path,
                       "unknown step '" + ref + "' in template" + did_you_mean(ref, step_ids()));
       } else if (ref == step.id) {
-        reader_.error(site.pos, site.path,
-                      "a step cannot use its own output ('steps." + ref + "')");
+        check_own_reference(site, *info, ref);
       } else if (info->upstream.count(target->second) == 0) {
         reader_.error(site.pos, site.path,
                       "step '" + ref + "' is not upstream of step '" + step.id +
                           "'; add it to needs (directly or through a step it needs)");
       }
+    }
+  }
+
+  // `steps.ID` of the step itself: done by the time it is compensated,
+  // except in a foreach, whose items are compensated one by one.
+  void check_own_reference(const TemplateSite& site, const StepInfo& info, const std::string& id) {
+    if (!site.compensation) {
+      reader_.error(site.pos, site.path, "a step cannot use its own output ('steps." + id + "')");
+    } else if (info.has_foreach) {
+      std::string message = "a foreach step's compensate undoes one item: read its output as ";
+      message += "'output', not 'steps." + id + "'";
+      reader_.error(site.pos, site.path, message);
     }
   }
 

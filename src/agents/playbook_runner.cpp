@@ -1,6 +1,9 @@
 #include "agents/playbook_runner.h"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
+#include <tuple>
 
 #include "agents/agent_runner.h"
 #include "agents/tool_step.h"
@@ -41,6 +44,28 @@ Result<Json> convert_input(const InputDef& def, const Json& value) {
             (type == "object" && value.is_object()) || (type == "array" && value.is_array());
   if (!ok) return wrong();
   return value;
+}
+
+// A failure that ends the task for good: not a park, a release or a retry
+// backoff (suspended), nor a lease lost to another worker (conflict).
+bool ends_the_task(const Status& status) {
+  return !status.ok() && !status.is(StatusCode::kSuspended) && !status.is(StatusCode::kConflict);
+}
+
+// What the templates of a step's task read, but for `steps` and
+// `idempotency_key`: the run's context, `run`, `task`, and `item`/`index`
+// for an item of a foreach.
+Json task_scope(const TaskRecord& task, const std::string& playbook) {
+  Json scope = task.spec.value("scope", Json::object());
+  scope["run"] = {{"id", task.objective_id},
+                  {"playbook", playbook},
+                  {"version", task.spec.value("version", "")}};
+  scope["task"] = {{"id", task.id}, {"key", task.key}};
+  if (task.kind == kPlaybookItemKind) {
+    scope["item"] = task.spec.value("item", Json(nullptr));
+    scope["index"] = task.spec.value("index", 0);
+  }
+  return scope;
 }
 
 }  // namespace
@@ -165,12 +190,19 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
   if (!step)
     return Status::Corruption("playbook version " + spec.value("version", "") + " has no step " +
                               task.key);
+  if (!playbook->has_compensations()) return carry_out(context, *playbook, *step);
 
-  Json scope = spec.value("scope", Json::object());
-  scope["run"] = {{"id", task.objective_id},
-                  {"playbook", playbook->name},
-                  {"version", spec.value("version", "")}};
-  scope["task"] = {{"id", task.id}, {"key", task.key}};
+  CADRE_RETURN_IF_ERROR(refuse_if_compensated(context, *step));
+  Result<Json> result = carry_out(context, *playbook, *step);
+  if (result.ok() || !ends_the_task(result.status()) || context.settled()) return result;
+  return compensate(context, *playbook, result.status());
+}
+
+Result<Json> PlaybookStepHandler::carry_out(TaskContext& context, const PlaybookDef& playbook,
+                                            const StepDef& step_def) {
+  const StepDef* step = &step_def;
+  const TaskRecord& task = context.task();
+  Json scope = task_scope(task, playbook.name);
   if (!step->needs.empty()) {
     CADRE_ASSIGN_OR_RETURN(Json outputs, store_.task_outputs(task.objective_id));
     scope["steps"] = std::move(outputs);
@@ -178,11 +210,7 @@ Result<Json> PlaybookStepHandler::run(TaskContext& context) {
     scope["steps"] = Json::object();
   }
 
-  if (task.kind == kPlaybookItemKind) {
-    scope["item"] = spec.value("item", Json(nullptr));
-    scope["index"] = spec.value("index", 0);
-    return call_tool(context, *step, scope);
-  }
+  if (task.kind == kPlaybookItemKind) return call_tool(context, *step, scope);
   if (!step->if_condition.empty()) {
     auto condition = evaluate_condition(step->if_condition, scope);
     if (!condition.ok()) return condition.status().with_context("step '" + step->id + "' if");
@@ -270,6 +298,151 @@ Result<Json> PlaybookStepHandler::call_tool(TaskContext& context, const StepDef&
   options.playbook = context.task().spec.value("playbook", std::string());
   options.why = {{"playbook", options.playbook}, {"step", step.id}};
   return run_tool_step(context, tools_, step.uses, args, options);
+}
+
+// --- compensation ---------------------------------------------------------
+
+namespace {
+
+// Journal entries of a compensation, besides its tool steps: the plan and
+// the outcome (whose presence means the task failed after compensating).
+constexpr char kCompensationKind[] = "compensation";
+constexpr char kPlanStep[] = "compensate";
+constexpr char kOutcomeStep[] = "compensated";
+
+// A task that has something to undo: it succeeded, for a step with
+// `compensate`. A foreach step is undone item by item, not as a whole.
+bool has_something_to_undo(const TaskRecord& task, const PlaybookDef& playbook) {
+  if (task.state != TaskState::kSucceeded) return false;
+  const StepDef* step = playbook.find_step(task.spec.value("step", ""));
+  if (step == nullptr || !step->compensate) return false;
+  return step->foreach.empty() ? task.kind == kPlaybookStepKind : task.kind == kPlaybookItemKind;
+}
+
+size_t step_position(const PlaybookDef& playbook, const std::string& id) {
+  for (size_t i = 0; i < playbook.steps.size(); ++i) {
+    if (playbook.steps[i].id == id) return i;
+  }
+  return playbook.steps.size();
+}
+
+// [{step, key, task}], newest completion first. Completions in the same
+// millisecond are ordered by their place in the playbook, then item index,
+// so a chain of quick steps is still undone last-first.
+Json plan_compensations(const PlaybookDef& playbook, const std::vector<TaskRecord>& tasks) {
+  std::vector<const TaskRecord*> done;
+  for (const auto& task : tasks) {
+    if (has_something_to_undo(task, playbook)) done.push_back(&task);
+  }
+  auto completion = [&](const TaskRecord* task) {
+    return std::make_tuple(task->finished_at, step_position(playbook, task->spec.value("step", "")),
+                           task->spec.value("index", 0));
+  };
+  std::sort(done.begin(), done.end(), [&](const TaskRecord* a, const TaskRecord* b) {
+    return completion(a) > completion(b);
+  });
+  Json plan = Json::array();
+  for (const TaskRecord* task : done) {
+    plan.push_back(
+        {{"step", task->spec.value("step", "")}, {"key", task->key}, {"task", task->id}});
+  }
+  return plan;
+}
+
+// `failure` with `more` appended to its message, same code.
+Status with_note(const Status& failure, const std::string& more) {
+  return status_from_journal(failure.to_string() + "; " + more);
+}
+
+// "ran 2 compensation(s), newest completion first: charge, reserve" and the failures.
+std::string describe_outcome(const std::vector<std::string>& keys,
+                             const std::vector<std::string>& failures) {
+  std::string text =
+      "ran " + std::to_string(keys.size()) + " compensation(s), newest completion first:";
+  for (size_t i = 0; i < keys.size(); ++i) text += (i == 0 ? " " : ", ") + keys[i];
+  if (!failures.empty()) {
+    text += "; " + std::to_string(failures.size()) + " of them failed:";
+    for (const auto& failure : failures) text += " [" + failure + "]";
+  }
+  return text;
+}
+
+}  // namespace
+
+Status PlaybookStepHandler::refuse_if_compensated(TaskContext& context, const StepDef& step) {
+  if (!context.replaying()) return Status::Ok();  // a first run has no journal to look at
+  CADRE_ASSIGN_OR_RETURN(std::vector<StepRecord> journal, store_.get_steps(context.task().id));
+  for (const auto& entry : journal) {
+    if (entry.kind != kCompensationKind || entry.name != kOutcomeStep) continue;
+    // Its effects were undone: running the rest now would act on a state
+    // that no longer holds, and the undone steps would not run again.
+    return Status::FailedPrecondition("step '" + step.id +
+                                      "' failed and its run was compensated (step " +
+                                      std::to_string(entry.seq) + " of task " + context.task().id +
+                                      "); a compensated run is not resumed: start a new run");
+  }
+  return Status::Ok();
+}
+
+Status PlaybookStepHandler::compensate(TaskContext& context, const PlaybookDef& playbook,
+                                       const Status& failure) {
+  const TaskRecord& task = context.task();
+  TaskFilter filter;
+  filter.objective_id = task.objective_id;
+  filter.limit = std::numeric_limits<int>::max();
+  auto tasks = store_.list_tasks(filter);
+  if (!tasks.ok())
+    return with_note(failure, "compensations not run: " + tasks.status().to_string());
+  // The plan is made once and journaled: on replay the record returns it,
+  // whatever finished since.
+  const bool planned_before = context.replaying();
+  Json fresh = planned_before ? Json::array() : plan_compensations(playbook, *tasks);
+  if (!planned_before && fresh.empty()) return failure;  // nothing completed declares compensate
+  auto plan = context.record(kPlanStep, kCompensationKind, [&] { return fresh; });
+  if (!plan.ok()) return with_note(failure, "compensations not run: " + plan.status().to_string());
+  auto outputs = store_.task_outputs(task.objective_id);
+  if (!outputs.ok())
+    return with_note(failure, "compensations not run: " + outputs.status().to_string());
+
+  std::map<std::string, const TaskRecord*> by_id;
+  for (const auto& t : *tasks) by_id[t.id] = &t;
+  std::vector<std::string> keys, failures;
+  for (const auto& entry : *plan) {
+    const std::string key = entry.value("key", "");
+    auto it = by_id.find(entry.value("task", ""));
+    Status undone = it == by_id.end()
+                        ? Status::Corruption("the objective has no task " + entry.value("task", ""))
+                        : run_compensation(context, playbook, *it->second, *outputs);
+    // A park (retry backoff, approval, rate limit, shutdown) resumes here by
+    // replay; a lost lease (cancel) stops here.
+    if (undone.is(StatusCode::kSuspended) || undone.is(StatusCode::kConflict)) return undone;
+    keys.push_back(key);
+    if (!undone.ok()) failures.push_back(key + ": " + undone.to_string());
+  }
+  Json outcome = {{"compensated", keys}, {"failed", failures}};
+  auto recorded = context.record(kOutcomeStep, kCompensationKind, [&] { return outcome; });
+  if (!recorded.ok()) return with_note(failure, recorded.status().to_string());
+  return with_note(failure, describe_outcome(keys, failures));
+}
+
+Status PlaybookStepHandler::run_compensation(TaskContext& context, const PlaybookDef& playbook,
+                                             const TaskRecord& done, const Json& outputs) {
+  const std::string step_id = done.spec.value("step", "");
+  const StepDef* step = playbook.find_step(step_id);
+  if (step == nullptr || !step->compensate)
+    return Status::Corruption("step '" + step_id + "' declares no compensate");
+  // The scope the step had, plus its own result.
+  Json scope = task_scope(done, playbook.name);
+  scope["steps"] = outputs;
+  scope["output"] = done.output;
+  scope["idempotency_key"] = context.idempotency_key(context.next_seq());
+  auto args = render_template(step->compensate->with, scope);
+  if (!args.ok()) return args.status().with_context("compensate of step '" + done.key + "' with");
+  ToolStepOptions options;
+  options.label = "compensation of step '" + done.key + "'";
+  options.playbook = playbook.name;
+  options.why = {{"playbook", playbook.name}, {"step", done.key}, {"compensation", true}};
+  return run_tool_step(context, tools_, step->compensate->uses, *args, options).status();
 }
 
 }  // namespace cadre

@@ -13,6 +13,24 @@
 // TaskContext (timer or event park, exactly-once event). The same handler
 // runs the item tasks.
 //
+// Compensation (saga-style undo). When a step's task fails for good (its
+// final failure: not a retry backoff, a park, or a lost lease), and the
+// playbook declares `compensate:` on some step, the same handler, before
+// returning the failure, undoes the objective's steps that succeeded:
+//   - the plan (which tasks, newest completion first; a `foreach` step's
+//     items one by one) is journaled once as a `compensate` step, so replay
+//     after a crash follows it even if other tasks finished meanwhile;
+//   - each compensation is a tool step of this task (run_tool_step: policy
+//     gate, idempotency key, retries, audit), so a crash mid-way resumes by
+//     replay and none runs twice;
+//   - a compensation that fails is reported and the others still run; a
+//     `compensated` step journals the outcome and the task fails with the
+//     original error, which names what ran and what failed.
+// Steps that were skipped, never ran, or are still running when the plan is
+// made have nothing undone. `cadre cancel` runs no compensations (and stops
+// one in progress: the lease is void). A retried task whose run was
+// compensated fails again at once: a compensated run is not resumed.
+//
 // Thread-safety: the handler is called concurrently from worker threads;
 // its definition cache is synchronized.
 #pragma once
@@ -65,7 +83,17 @@ class PlaybookStepHandler final : public TaskHandler {
 
  private:
   Result<std::shared_ptr<const PlaybookDef>> definition(const std::string& version);
+  // The step's work: `if`, lock, then one tool call or a fan-out.
+  Result<Json> carry_out(TaskContext& context, const PlaybookDef& playbook, const StepDef& step);
   Result<Json> call_tool(TaskContext& context, const StepDef& step, const Json& scope);
+  // Runs the compensations for `failure` (see above); returns the failure,
+  // told what was undone.
+  Status compensate(TaskContext& context, const PlaybookDef& playbook, const Status& failure);
+  // One compensation: `done`'s step's `compensate` as a tool step of this task.
+  Status run_compensation(TaskContext& context, const PlaybookDef& playbook, const TaskRecord& done,
+                          const Json& outputs);
+  // Fails a task whose journal says its run was compensated already.
+  Status refuse_if_compensated(TaskContext& context, const StepDef& step);
   Result<Json> fan_out(TaskContext& context, const StepDef& step, Json scope);
 
   Store& store_;

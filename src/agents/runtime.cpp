@@ -7,6 +7,7 @@
 #include "agents/playbook_runner.h"
 #include "agents/workspace_secrets.h"
 #include "connectors/builtin_tools.h"
+#include "connectors/connector_hub.h"
 #include "core/id.h"
 #include "core/template.h"
 #include "memory/compaction.h"
@@ -74,6 +75,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   CADRE_ASSIGN_OR_RETURN(rt->memory_, open_memory(rt->store_->memory(), workspace.config.memory,
                                                   rt->gateway_.get(), workspace_state_dir(workspace), clock));
   CADRE_ASSIGN_OR_RETURN(rt->tools_, make_tool_registry(rt->memory_.get()));
+  ConnectorEnv connector_env{workspace.root, secrets, &clock, rt->store_.get()};
+  CADRE_ASSIGN_OR_RETURN(rt->connectors_, ConnectorHub::open(workspace.connectors, connector_env, *rt->tools_));
   rt->policy_ = std::make_unique<Policy>(workspace.policies);
   ToolStepContext tool_env{rt->tools_.get(), workspace.root, &workspace.config.tools, rt->policy_.get(),
                            rt->store_.get()};
@@ -100,6 +103,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   rt->kernel_->set_agent_limits(std::move(limits));
   for (const auto& [tool, tool_limits] : workspace.config.tools) {
     rt->kernel_->rate_limiter().configure(tool, tool_limits.rate_per_second, tool_limits.burst);
+  }
+  for (const auto& connector : workspace.connectors) {
+    if (connector.rate_per_second > 0)
+      rt->kernel_->rate_limiter().configure(rate_limit_key(connector), connector.rate_per_second, connector.burst);
   }
   if (options.triggers) {
     rt->triggers_ = std::make_unique<TriggerScheduler>(*rt->store_, clock);
@@ -201,6 +208,7 @@ Status Runtime::add_triggers() {
 }
 
 Status Runtime::start() {
+  connectors_->start();
   CADRE_RETURN_IF_ERROR(kernel_->start());
   if (triggers_) CADRE_RETURN_IF_ERROR(triggers_->start(1000));
   return Status::Ok();
@@ -209,6 +217,7 @@ Status Runtime::start() {
 void Runtime::stop() {
   if (triggers_) triggers_->stop();
   if (kernel_) kernel_->stop();
+  if (connectors_) connectors_->stop();  // after the kernel: no call is in flight
 }
 
 }  // namespace cadre

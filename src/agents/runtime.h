@@ -14,6 +14,7 @@
 #include "agents/agent_runner.h"
 #include "agents/playbook_runner.h"
 #include "agents/workspace.h"
+#include "connectors/connector_hub.h"
 #include "core/references.h"
 #include "kernel/kernel.h"
 #include "kernel/tool.h"
@@ -31,8 +32,8 @@ std::filesystem::path workspace_state_dir(const Workspace& workspace);
 // The store named by the workspace's cadre.yaml (path relative to the root).
 Result<std::unique_ptr<Store>> open_workspace_store(const Workspace& workspace);
 
-// The built-in tools, memory's tools, plus connectors' tools (later
-// releases). `memory` may be null where tools are only declared.
+// The built-in tools and memory's tools (connectors add theirs when the
+// Runtime opens them). `memory` may be null where tools are only declared.
 Result<std::unique_ptr<ToolRegistry>> make_tool_registry(Memory* memory = nullptr);
 
 // What loading a workspace needs to know of the tools: names and argument schemas.
@@ -60,6 +61,7 @@ class Runtime {
   Store& store() { return *store_; }
   Kernel& kernel() { return *kernel_; }
   const ToolRegistry& tools() const { return *tools_; }
+  ConnectorHub& connectors() { return *connectors_; }
   ModelGateway& models() { return *gateway_; }
   Memory& memory() { return *memory_; }
 
@@ -79,6 +81,7 @@ class Runtime {
   RuntimeOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ToolRegistry> tools_;
+  std::unique_ptr<ConnectorHub> connectors_;
   std::unique_ptr<ModelGateway> gateway_;
   std::unique_ptr<Memory> memory_;
   std::unique_ptr<Policy> policy_;

@@ -59,7 +59,11 @@ Result<Json> run_tool_step(TaskContext& context, const ToolStepContext& env,
   step.retry = options.retry.value_or(spec.retry);
   step.timeout = options.timeout;
   step.audit = true;
-  if (env.tool_limits && env.tool_limits->count(spec.name)) step.rate_limit_key = spec.name;
+  if (env.tool_limits && env.tool_limits->count(spec.name)) {
+    step.rate_limit_key = spec.name;
+  } else {
+    step.rate_limit_key = spec.rate_limit_key;
+  }
   return context.run_step(step, args, [&](StepCall& call) -> Result<Json> {
     ToolCall tool_call{args,
                        call.idempotency_key,

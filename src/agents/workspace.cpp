@@ -117,7 +117,51 @@ std::string relative_name(const fs::path& path, const fs::path& root) {
   return path.lexically_relative(root).generic_string();
 }
 
+// The connectors of cadre.yaml's `connectors:` and of connectors/*.yaml; a
+// name declared twice is a diagnostic.
+std::vector<ConnectorDef> load_connectors(const fs::path& root, const std::string& cadre_yaml,
+                                          Diagnostics* diagnostics) {
+  std::vector<ConnectorDef> connectors = parse_connectors_section(cadre_yaml, "cadre.yaml", diagnostics);
+  for (const auto& path : yaml_files(root / "connectors", diagnostics, "connectors")) {
+    std::string relative = relative_name(path, root);
+    auto text = read_text_file(path);
+    if (!text.ok()) {
+      diagnostics->add(relative, 0, 0, "", "cannot read the file: " + text.status().message());
+      continue;
+    }
+    auto def = parse_connector_file(*text, relative, path.stem().string(), diagnostics);
+    if (!def) continue;
+    auto same = std::find_if(connectors.begin(), connectors.end(),
+                             [&](const ConnectorDef& other) { return other.name == def->name; });
+    if (same != connectors.end()) {
+      diagnostics->add(relative, 1, 1, "", "connector '" + def->name + "' is already declared in " +
+                                               same->file + ":" + std::to_string(same->line));
+      continue;
+    }
+    connectors.push_back(std::move(*def));
+  }
+  return connectors;
+}
+
+void add_connector_tools(const std::vector<ConnectorDef>& connectors, LoadOptions* options) {
+  for (const auto& connector : connectors) {
+    if (connector.type == "mcp") options->tool_prefixes.push_back(connector.name + ".");
+    for (const auto& spec : declared_tools(connector)) {
+      options->known_tools.push_back(spec.name);
+      options->tool_schemas[spec.name] = spec.input_schema;
+    }
+  }
+}
+
 }  // namespace
+
+bool is_known_tool(const LoadOptions& options, const std::string& name) {
+  if (std::find(options.known_tools.begin(), options.known_tools.end(), name) != options.known_tools.end())
+    return true;
+  return std::any_of(options.tool_prefixes.begin(), options.tool_prefixes.end(), [&](const std::string& prefix) {
+    return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0;
+  });
+}
 
 Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& options,
                                   Diagnostics* diagnostics) {
@@ -136,8 +180,11 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
 
   Workspace workspace;
   workspace.root = absolute_root;
+  LoadOptions known = options;  // plus the connectors' tools
   if (auto text = read_text_file(absolute_root / "cadre.yaml"); text.ok()) {
-    workspace.config = load_config(*text, "cadre.yaml", diagnostics, options.known_tools);
+    workspace.connectors = load_connectors(absolute_root, *text, diagnostics);
+    add_connector_tools(workspace.connectors, &known);
+    workspace.config = load_config(*text, "cadre.yaml", diagnostics, known.known_tools);
     const std::string& cron = workspace.config.memory.compaction_cron;
     if (auto schedule = CronSchedule::parse(cron, "UTC"); !cron.empty() && !schedule.ok()) {
       diagnostics->add("cadre.yaml", 0, 0, "memory.compaction.cron", schedule.status().message());
@@ -164,7 +211,7 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
       continue;
     }
     workspace.agents[name] =
-        std::make_shared<const AgentDef>(parse_agent(*text, relative, name, options, diagnostics));
+        std::make_shared<const AgentDef>(parse_agent(*text, relative, name, known, diagnostics));
   }
 
   if (fs::exists(absolute_root / "policies.yaml", ec)) {
@@ -187,7 +234,7 @@ Result<Workspace> Workspace::load(const fs::path& root, const LoadOptions& optio
     PlaybookContext context;
     context.agent_names = &agent_names;
     PlaybookDef playbook =
-        parse_playbook_in_context(*text, relative, options, &context, diagnostics);
+        parse_playbook_in_context(*text, relative, known, &context, diagnostics);
     if (playbook.name.empty()) continue;
     auto [it, inserted] = name_files.emplace(playbook.name, relative);
     if (!inserted) {

@@ -1,6 +1,7 @@
 // Workspace: a folder holding one business's definitions.
 //
-//   cadre.yaml        settings (WorkspaceConfig)
+//   cadre.yaml        settings (WorkspaceConfig) and connectors
+//   connectors/*.yaml one connector each, named after the file
 //   agents/*.yaml     roles (AgentDef, agents/agent.h)
 //   playbooks/*.yaml  declared processes (PlaybookDef)
 //   policies.yaml     rules, approval defaults, plan approval (policy/policy.h)
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "agents/playbook.h"
+#include "connectors/connector_def.h"
 #include "core/config.h"
 #include "core/diagnostics.h"
 #include "core/result.h"
@@ -35,7 +37,13 @@ struct LoadOptions {
   // JSON Schemas of tools' arguments by tool name: a step's `with` may use
   // only the schema's properties and must give its required ones.
   std::map<std::string, Json> tool_schemas;
+  // "NAME." of connectors whose tools are known only at run time (mcp): any
+  // tool under such a prefix is accepted. Workspace::load adds these itself.
+  std::vector<std::string> tool_prefixes;
 };
+
+// Whether `options` knows the tool `name` (by name or by prefix).
+bool is_known_tool(const LoadOptions& options, const std::string& name);
 
 struct AgentDef;
 
@@ -45,6 +53,7 @@ struct Workspace {
   std::map<std::string, PlaybookDef> playbooks;   // by name
   std::map<std::string, std::shared_ptr<const AgentDef>> agents;  // by name
   PolicyConfig policies;                          // policies.yaml (defaults when absent)
+  std::vector<ConnectorDef> connectors;           // cadre.yaml connectors: and connectors/*.yaml
 
   // The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;

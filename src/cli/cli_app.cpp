@@ -183,6 +183,7 @@ int cli_main(int argc, char** argv) {
   });
 
   add_policy_commands(app, global, code);
+  add_connector_commands(app, global, code);
   add_audit_commands(app, global, code);
   add_secret_commands(app, global, code);
 

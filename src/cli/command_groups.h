@@ -12,6 +12,8 @@ namespace cadre {
 void add_secret_commands(CLI::App& app, const GlobalOptions& global, int& code);
 // cadre audit verify|log|head, cadre trace OBJECTIVE (audit_commands.cpp)
 void add_audit_commands(CLI::App& app, const GlobalOptions& global, int& code);
+// cadre connectors (connector_commands.cpp)
+void add_connector_commands(CLI::App& app, const GlobalOptions& global, int& code);
 // cadre approvals|approve|reject, cadre pause|resume (policy_commands.cpp)
 void add_policy_commands(CLI::App& app, const GlobalOptions& global, int& code);
 

@@ -7,18 +7,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "connectors/file_io.h"
+
 namespace cadre {
 namespace fs = std::filesystem;
 namespace {
-
-Status errno_status(int err, const std::string& what) {
-  std::string msg = what + ": " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(msg + " (the disk is full)");
-  if (err == EROFS) return Status::IOError(msg + " (the workspace is on a read-only file system)");
-  if (err == EACCES || err == EPERM) return Status::IOError(msg + " (permission denied)");
-  if (err == EINTR || err == EAGAIN) return Status::Unavailable(msg);
-  return Status::IOError(msg);
-}
 
 Result<std::string> string_arg(const Json& args, const char* name, bool required = true) {
   if (!args.is_object()) return Status::InvalidArgument("arguments must be an object");
@@ -29,19 +22,6 @@ Result<std::string> string_arg(const Json& args, const char* name, bool required
   }
   if (it->is_string()) return it->get<std::string>();
   return dump_json(*it);  // numbers, objects: written as JSON text
-}
-
-Status write_all(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_status(errno, "cannot write " + path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
 }
 
 Status ensure_parent(const fs::path& path) {
@@ -113,19 +93,7 @@ class FileWriteTool final : public BuiltinTool {
   Result<Json> invoke(const ToolCall& call) override {
     CADRE_ASSIGN_OR_RETURN(FileArguments a, file_arguments(call));
     const auto& [relative, path, content] = a;
-    // Write beside the target and rename over it: readers see the old or the new file, never half.
-    fs::path temp = path;
-    temp += ".cadre-tmp-" + call.idempotency_key;
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return errno_status(errno, "cannot create " + relative);
-    Status s = write_all(fd, content, relative);
-    if (s.ok() && ::fsync(fd) != 0) s = errno_status(errno, "cannot flush " + relative);
-    ::close(fd);
-    if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) s = errno_status(errno, "cannot replace " + relative);
-    if (!s.ok()) {
-      ::unlink(temp.c_str());
-      return s;
-    }
+    CADRE_RETURN_IF_ERROR(write_file_atomically(path, content, call.idempotency_key, relative));
     return Json{{"path", relative}, {"bytes", content.size()}};
   }
 };
@@ -161,22 +129,7 @@ class KernelTool final : public BuiltinTool {
 }  // namespace
 
 Result<fs::path> resolve_workspace_path(const fs::path& root, const std::string& relative) {
-  if (relative.empty()) return Status::InvalidArgument("path is empty");
-  if (relative.find('\0') != std::string::npos) return Status::InvalidArgument("path contains a NUL byte");
-  fs::path rel(relative);
-  if (rel.is_absolute()) return Status::InvalidArgument("path '" + relative + "' must be relative to the workspace");
-  std::error_code ec;
-  fs::path base = fs::weakly_canonical(root, ec);
-  if (ec) return Status::IOError("cannot resolve the workspace folder " + root.string());
-  // weakly_canonical follows the symbolic links that exist, so a link out of
-  // the workspace is caught here too.
-  fs::path full = fs::weakly_canonical(base / rel, ec);
-  if (ec) return Status::IOError("cannot resolve path '" + relative + "'");
-  auto [base_end, full_it] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
-  if (base_end != base.end() || full_it == full.end())
-    return Status::InvalidArgument("path '" + relative + "' leads outside the workspace");
-  if (*full_it == ".cadre") return Status::InvalidArgument("path '" + relative + "' is inside the private .cadre folder");
-  return full;
+  return resolve_under_root(root, relative, "the workspace");
 }
 
 Status register_builtin_tools(ToolRegistry& registry) {

@@ -35,9 +35,20 @@ bool has_line_break(std::string_view text) {
 
 // curl's callbacks are C: an exception must not cross them. Returning less
 // than given aborts the transfer (CURLE_WRITE_ERROR).
+struct BodySink {
+  std::string body;
+  int64_t limit = 0;  // 0: none
+  bool over_limit = false;
+};
+
 size_t collect_body(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<BodySink*>(user);
   try {
-    static_cast<std::string*>(user)->append(data, size * count);
+    if (sink->limit > 0 && static_cast<int64_t>(sink->body.size() + size * count) > sink->limit) {
+      sink->over_limit = true;
+      return 0;
+    }
+    sink->body.append(data, size * count);
     return size * count;
   } catch (...) {
     return 0;
@@ -157,7 +168,8 @@ Result<HttpResponse> http_send(const HttpRequest& request) {
                             ": out of memory building headers");
   }
 
-  std::string body;
+  BodySink body;
+  body.limit = request.max_response_bytes;
   HttpResponse response;
   char error_text[CURL_ERROR_SIZE] = {0};
 
@@ -172,6 +184,9 @@ Result<HttpResponse> http_send(const HttpRequest& request) {
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, collect_header);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.headers);
+  // A declared Content-Length over the limit stops before the body is read.
+  if (request.max_response_bytes > 0)
+    curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_response_bytes));
   if (request.timeout > 0) {
     long timeout = request.timeout > std::numeric_limits<long>::max()
                        ? std::numeric_limits<long>::max()
@@ -200,12 +215,17 @@ Result<HttpResponse> http_send(const HttpRequest& request) {
   const int64_t started_us = monotonic_us();
   CURLcode code = curl_easy_perform(handle);
   response.elapsed_ms = (monotonic_us() - started_us) / 1000;
+  if (body.over_limit || code == CURLE_FILESIZE_EXCEEDED) {
+    return Status::ResourceExhausted(request.method + " " + redact_url(request.url) +
+                                     ": the answer is larger than " +
+                                     std::to_string(request.max_response_bytes) + " bytes");
+  }
   if (code != CURLE_OK) return transport_error(code, error_text, request);
 
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
-  response.body = std::move(body);
+  response.body = std::move(body.body);
   return response;
 }
 

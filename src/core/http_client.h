@@ -10,7 +10,8 @@
 // sent as written (a method or header name that is not an HTTP token, a line
 // break in a header value, a negative timeout) is InvalidArgument. Error
 // messages name the URL as redact_url() shows it and never contain request
-// headers (they carry API keys) or bodies. Redirects are not followed.
+// headers (they carry API keys) or bodies. Redirects are not followed. An
+// answer larger than max_response_bytes stops the transfer: ResourceExhausted.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // name -> value; "" sends the header empty
   std::string body;
   DurationMs timeout = 60000;  // whole request; 0: none
+  int64_t max_response_bytes = 0;  // a larger answer is ResourceExhausted; 0: no limit
 };
 
 struct HttpResponse {

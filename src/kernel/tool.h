@@ -6,12 +6,14 @@
 // same ToolRegistry as the built-ins.
 //
 // Thread-safety: invoke() may be called from several worker threads at once;
-// ToolRegistry is filled before the kernel starts and read-only after.
+// ToolRegistry is thread-safe (a connector that comes up late adds its tools
+// while the kernel runs).
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct ToolSpec {
   bool idempotent = false;   // calling twice with the same key has the effect of once
   Json input_schema = Json::object();  // JSON Schema of the arguments
   RetryPolicy retry;         // default; a step's `retry:` overrides it
+  std::string rate_limit_key;  // the kernel RateLimiter bucket shared with others ("" : none of its own)
 };
 
 // Who asks for a tool call: provenance for tools that record it (memory),
@@ -69,6 +72,7 @@ class ToolRegistry {
   std::vector<std::string> names() const;
 
  private:
+  mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Tool>, std::less<>> tools_;
 };
 

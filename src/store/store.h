@@ -271,6 +271,14 @@ class Store {
   virtual Status set_paused(const PauseRecord& pause, bool paused, const AuditEntry* audit = nullptr) = 0;
   virtual Result<std::vector<PauseRecord>> pauses() = 0;
 
+  // --- connectors: small JSON values by connector and key (health, cursors) ---
+  virtual Status put_connector_state(const std::string& connector, const std::string& key, const Json& value,
+                                     TimeMs at) = 0;
+  // Null when there is none.
+  virtual Result<Json> connector_state(const std::string& connector, const std::string& key) = 0;
+  // Every connector's value of `key`, by connector name.
+  virtual Result<std::map<std::string, Json>> connector_states(const std::string& key) = 0;
+
   // --- triggers: last fire time per trigger id ---
   virtual Result<TimeMs> trigger_last_fire(const std::string& trigger_id) = 0;  // 0: never
   virtual Status set_trigger_last_fire(const std::string& trigger_id, TimeMs t) = 0;

@@ -576,11 +576,15 @@ TEST(WorkspaceTest, EveryBundledExampleLoadsWithoutDiagnostics) {
     EXPECT_FALSE(workspace->agents.empty()) << name;
     for (const auto& [playbook_name, playbook] : workspace->playbooks) {
       EXPECT_EQ(playbook.file.rfind("playbooks/", 0), 0u) << playbook.file;
+      // Offline: built-in tools, and files connectors (folders of the workspace).
+      std::vector<std::string> offline = {"log", "file.write", "file.append", "wait", "emit"};
+      for (const auto& connector : workspace->connectors) {
+        EXPECT_EQ(connector.type, "files") << name << ": connector " << connector.name << " needs a network";
+        EXPECT_TRUE(fs::path(connector.files.root).is_relative()) << name << ": " << connector.files.root;
+        for (const auto& spec : declared_tools(connector)) offline.push_back(spec.name);
+      }
       for (const auto& step : playbook.steps) {
-        // Offline: built-in tools only.
-        const auto& builtins =
-            std::vector<std::string>{"log", "file.write", "file.append", "wait", "emit"};
-        EXPECT_NE(std::find(builtins.begin(), builtins.end(), step.uses), builtins.end())
+        EXPECT_NE(std::find(offline.begin(), offline.end(), step.uses), offline.end())
             << name << "/" << playbook_name << ": " << step.uses;
       }
     }
@@ -700,6 +704,144 @@ TEST(WorkspaceTest, LocateFindsTheRootFromASubdirectory) {
   ASSERT_TRUE(explicit_dir.ok()) << explicit_dir.status().to_string();
   EXPECT_EQ(*explicit_dir, root);
   EXPECT_TRUE(Workspace::locate((root / "agents").string()).status().is(StatusCode::kNotFound));
+}
+
+// ---------------------------------------------------------------------------
+// compensate: a step's undo
+
+constexpr std::string_view kSaga = R"yaml(name: order
+inputs:
+  order: {type: string, required: true}
+  items: {type: array, default: [a, b]}
+steps:
+  - id: reserve
+    uses: file.append
+    with: {path: ledger.txt, content: "reserve {{ input.order }}"}
+    compensate:
+      uses: file.append
+      with: {path: ledger.txt, content: "release {{ input.order }} ({{ output.bytes }}, {{ steps.reserve.output.path }})"}
+  - id: pack
+    uses: file.write
+    foreach: "{{ input.items }}"
+    with: {path: "packed/{{ item }}", content: "{{ steps.reserve.output.bytes }}"}
+    compensate: {uses: log, with: {message: "unpack {{ item }} {{ index }} {{ output.path }}"}}
+  - id: ship
+    uses: emit
+    with: {event: shipped}
+)yaml";
+
+TEST(PlaybookTest, CompensateIsReadAndIsPartOfTheDefinition) {
+  Diagnostics diagnostics;
+  PlaybookDef playbook = parse(kSaga, &diagnostics);
+  ASSERT_TRUE(diagnostics.empty()) << diagnostics.to_string();
+  EXPECT_TRUE(playbook.has_compensations());
+  const StepDef& reserve = *playbook.find_step("reserve");
+  ASSERT_TRUE(reserve.compensate.has_value());
+  EXPECT_EQ(reserve.compensate->uses, "file.append");
+  EXPECT_EQ(reserve.compensate->with["path"], "ledger.txt");
+  EXPECT_EQ(reserve.compensate->pos.line, 10);  // where its mapping starts
+  EXPECT_EQ(playbook.find_step("pack")->compensate->uses, "log");
+  EXPECT_FALSE(playbook.find_step("ship")->compensate.has_value());
+
+  // The snapshot keeps it; a step without one has no such key, so playbooks
+  // that declare none keep the versions they had before.
+  Json snapshot = playbook.to_json();
+  EXPECT_EQ(snapshot["steps"][0]["compensate"],
+            Json({{"uses", "file.append"}, {"with", reserve.compensate->with}}));
+  EXPECT_FALSE(snapshot["steps"][2].contains("compensate"));
+  auto restored = PlaybookDef::from_json(snapshot);
+  ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+  EXPECT_EQ(restored->to_json(), snapshot);
+  EXPECT_EQ(restored->version(), playbook.version());
+
+  Json bad = snapshot;
+  bad["steps"][0]["compensate"] = "file.append";
+  EXPECT_EQ(PlaybookDef::from_json(bad).status().to_string(),
+            "corruption: playbook snapshot: steps[0].compensate: expected an object");
+  bad["steps"][0]["compensate"] = {{"with", Json::object()}};
+  EXPECT_EQ(PlaybookDef::from_json(bad).status().to_string(),
+            "corruption: playbook snapshot: steps[0].compensate.uses: missing");
+
+  // Changing a compensation changes the version; removing every one gives
+  // a playbook without them.
+  auto version_of = [](std::string text) {
+    Diagnostics d;
+    std::string v = parse(text, &d).version();
+    EXPECT_TRUE(d.empty()) << d.to_string();
+    return v;
+  };
+  std::string text(kSaga);
+  std::string edited = text;
+  edited.replace(edited.find("release {{"), 7, "free");
+  EXPECT_NE(version_of(edited), playbook.version());
+  std::string other_tool = text;
+  other_tool.replace(other_tool.find("{uses: log, with: {message"), 26,
+                     "{uses: memory.note, with: {text");
+  EXPECT_NE(version_of(other_tool), playbook.version());
+  EXPECT_FALSE(parse(kOnboarding, &diagnostics).has_compensations());
+}
+
+TEST(PlaybookTest, BadCompensateReportsEveryMistakeWithItsPlace) {
+  constexpr std::string_view kBroken = R"yaml(steps:
+  - id: reserve
+    uses: file.append
+    with: {path: ledger.txt, content: "{{ output.bytes }}"}
+    compensate:
+      uses: file.apend
+      with: {path: ledger.txt, content: "release {{ output.bytes "}
+  - id: charge
+    uses: log
+    compensate:
+      with: {message: "{{ steps.reserve.output.path }}"}
+  - id: notify
+    uses: log
+    compensate: {uses: agent.support, with: {message: "{{ item }}"}}
+  - id: pause
+    uses: log
+    compensate: {uses: wait, with: {duration: 1m}}
+  - id: each
+    uses: log
+    foreach: "{{ input.items }}"
+    compensate: {uses: log, undo: true, with: {message: "{{ steps.each.output }} {{ steps.later.output }}"}}
+  - id: text
+    uses: log
+    compensate: release
+  - id: later
+    uses: file.write
+    with: {path: a, content: b}
+    compensate: {uses: file.write, with: {path: "{{ outptu }}"}}
+)yaml";
+  LoadOptions options;
+  options.tool_schemas["file.write"] = Json::parse(
+      R"({"type":"object","required":["path","content"],"properties":{"path":{},"content":{}}})");
+  Diagnostics diagnostics;
+  parse_playbook(kBroken, "playbooks/saga.yaml", options, &diagnostics);
+  std::vector<std::string> expected = {
+      "playbooks/saga.yaml:4:39: steps[0].with.content: 'output' is only defined in compensate "
+      "(the step's own output); read other steps as steps.ID.output",
+      "playbooks/saga.yaml:6:13: steps[0].compensate.uses: unknown tool 'file.apend' (did you "
+      "mean 'file.append'?)",
+      "playbooks/saga.yaml:7:41: steps[0].compensate.with.content: template error: column 9: "
+      "unclosed '{{' in 'release {{ output.bytes '",
+      "playbooks/saga.yaml:11:7: steps[1].compensate.uses: required field is missing",
+      "playbooks/saga.yaml:14:24: steps[2].compensate.uses: a compensation is a tool call; "
+      "'agent.support' is an agent (use a tool, e.g. emit an event that starts a playbook)",
+      "playbooks/saga.yaml:14:55: steps[2].compensate.with.message: 'item' is only defined in a "
+      "step with foreach",
+      "playbooks/saga.yaml:17:24: steps[3].compensate.uses: wait cannot compensate: a failing run "
+      "does not park to undo (emit an event instead and let another playbook wait)",
+      "playbooks/saga.yaml:21:29: steps[4].compensate.undo: unknown field",
+      "playbooks/saga.yaml:21:57: steps[4].compensate.with.message: a foreach step's compensate "
+      "undoes one item: read its output as 'output', not 'steps.each'",
+      "playbooks/saga.yaml:21:57: steps[4].compensate.with.message: step 'later' is not upstream "
+      "of step 'each'; add it to needs (directly or through a step it needs)",
+      "playbooks/saga.yaml:24:17: steps[5].compensate: expected a mapping, got 'release'",
+      "playbooks/saga.yaml:28:42: steps[6].compensate.with: tool file.write needs argument "
+      "'content'",
+      "playbooks/saga.yaml:28:49: steps[6].compensate.with.path: unknown name 'outptu' in "
+      "template (did you mean 'output'?)",
+  };
+  EXPECT_EQ(lines_of(diagnostics), expected);
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ using testing::kExitOk;
 using testing::kExitRunFailed;
 using testing::read_file;
 using testing::run_cadre;
+using testing::run_cadre_with_input;
 using testing::ScriptedModelServer;
 using testing::ScriptedReply;
 using testing::TempDir;
@@ -63,35 +64,6 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
-// Runs `cadre -w WS args...` with `input` on its standard input.
-CommandResult run_cadre_with_input(const std::vector<std::string>& args, const fs::path& ws,
-                                   const std::string& input) {
-  TempDir io;
-  write_file(io.path() / "in", input);
-  std::vector<std::string> strings = {testing::cadre_binary(), "-w", ws.string()};
-  strings.insert(strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, (io.path() / "in").c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (io.path() / "out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (io.path() / "err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  CommandResult result;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return result;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(io.path() / "out");
-  result.err = read_file(io.path() / "err");
-  return result;
-}
 
 // An OpenAI-format endpoint that refuses every key with 401 and, like some
 // real APIs, quotes the key it was sent in its error message.

@@ -64,25 +64,39 @@ Status check_overrides(const std::vector<McpToolInfo>& listed, const McpServerOp
   return Status::Ok();
 }
 
+class FixedConnection final : public McpConnection {
+ public:
+  explicit FixedConnection(std::shared_ptr<McpClient> client) : client_(std::move(client)) {}
+  Result<std::shared_ptr<McpClient>> client(McpDeadline) override { return client_; }
+  void lost(const std::shared_ptr<McpClient>&) override {}
+
+ private:
+  std::shared_ptr<McpClient> client_;
+};
+
 class McpTool final : public Tool {
  public:
-  McpTool(ToolSpec spec, std::string mcp_name, std::shared_ptr<McpClient> client,
-          DurationMs call_timeout)
+  McpTool(ToolSpec spec, std::string mcp_name, std::string server_name,
+          std::shared_ptr<McpConnection> connection, DurationMs call_timeout)
       : spec_(std::move(spec)),
         mcp_name_(std::move(mcp_name)),
-        client_(std::move(client)),
+        server_name_(std::move(server_name)),
+        connection_(std::move(connection)),
         call_timeout_(call_timeout) {}
 
   const ToolSpec& spec() const override { return spec_; }
 
   Result<Json> invoke(const ToolCall& call) override {
     CADRE_ASSIGN_OR_RETURN(DurationMs timeout, time_left(call));
-    CADRE_ASSIGN_OR_RETURN(McpToolResult result,
-                           client_->call_tool(mcp_name_, call.args, mcp_deadline_in(timeout)));
+    const McpDeadline deadline = mcp_deadline_in(timeout);
+    CADRE_ASSIGN_OR_RETURN(std::shared_ptr<McpClient> client, connection_->client(deadline));
+    Result<McpToolResult> called = client->call_tool(mcp_name_, call.args, deadline);
+    if (called.status().is(StatusCode::kUnavailable)) connection_->lost(client);
+    CADRE_ASSIGN_OR_RETURN(McpToolResult result, std::move(called));
     if (result.is_error) {
       std::string text = result.text(kQuotedErrorBytes);
       return Status::FailedPrecondition(
-          "MCP server '" + client_->server_name() + "': tool '" + mcp_name_ +
+          "MCP server '" + server_name_ + "': tool '" + mcp_name_ +
           "' reported an error: " + (text.empty() ? "(no text)" : text));
     }
     return result.to_json();
@@ -102,7 +116,8 @@ class McpTool final : public Tool {
 
   ToolSpec spec_;
   std::string mcp_name_;
-  std::shared_ptr<McpClient> client_;
+  std::string server_name_;
+  std::shared_ptr<McpConnection> connection_;
   DurationMs call_timeout_;
 };
 
@@ -136,6 +151,12 @@ Result<std::vector<std::shared_ptr<Tool>>> make_mcp_tools(std::shared_ptr<McpCli
                                                           const std::vector<McpToolInfo>& listed,
                                                           const McpServerOptions& options) {
   if (!client) return Status::InvalidArgument("make_mcp_tools needs a client");
+  return make_mcp_tools(std::make_shared<FixedConnection>(std::move(client)), listed, options);
+}
+
+Result<std::vector<std::shared_ptr<Tool>>> make_mcp_tools(std::shared_ptr<McpConnection> connection,
+                                                          const std::vector<McpToolInfo>& listed,
+                                                          const McpServerOptions& options) {
   CADRE_RETURN_IF_ERROR(check_server_name(options.name));
   CADRE_RETURN_IF_ERROR(check_overrides(listed, options));
   std::vector<std::shared_ptr<Tool>> tools;
@@ -143,8 +164,8 @@ Result<std::vector<std::shared_ptr<Tool>>> make_mcp_tools(std::shared_ptr<McpCli
     auto it = options.tools.find(tool.name);
     if (it != options.tools.end() && !it->second.enabled) continue;
     CADRE_RETURN_IF_ERROR(check_tool(tool, options.name));
-    tools.push_back(std::make_shared<McpTool>(mcp_tool_spec(tool, options), tool.name, client,
-                                              options.call_timeout));
+    tools.push_back(std::make_shared<McpTool>(mcp_tool_spec(tool, options), tool.name, options.name,
+                                              connection, options.call_timeout));
   }
   return tools;
 }

@@ -43,11 +43,25 @@ struct McpServerOptions {
   DurationMs list_timeout = 30000;                    // tools/list at registration
 };
 
+// Where the tools get their client: one fixed client, or a connection that
+// starts the server again after it was lost (the mcp connector).
+class McpConnection {
+ public:
+  virtual ~McpConnection() = default;
+  // An initialized client, connecting first if needed.
+  virtual Result<std::shared_ptr<McpClient>> client(McpDeadline deadline) = 0;
+  // A call through `client` found the server unreachable; the next client() reconnects.
+  virtual void lost(const std::shared_ptr<McpClient>& client) = 0;
+};
+
 // The Cadre spec of one MCP tool (pure; exposed for tests).
 ToolSpec mcp_tool_spec(const McpToolInfo& tool, const McpServerOptions& options);
 
 // Builds the tools from a listing: checks the server name, every tool's name
 // and schema, and that every override names a listed tool.
+Result<std::vector<std::shared_ptr<Tool>>> make_mcp_tools(std::shared_ptr<McpConnection> connection,
+                                                          const std::vector<McpToolInfo>& listed,
+                                                          const McpServerOptions& options);
 Result<std::vector<std::shared_ptr<Tool>>> make_mcp_tools(std::shared_ptr<McpClient> client,
                                                           const std::vector<McpToolInfo>& listed,
                                                           const McpServerOptions& options);

@@ -318,10 +318,22 @@ CREATE TABLE pauses (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 5: what connectors keep between processes: health for `cadre
+// connectors`, an IMAP mailbox's cursor, an MCP server's last tool list.
+constexpr std::string_view kV5 = R"sql(
+CREATE TABLE connector_state (
+  connector TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (connector, key)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all = {kV1, kV2, kV3, kV4};
+  static const std::vector<std::string_view> all = {kV1, kV2, kV3, kV4, kV5};
   return all;
 }
 

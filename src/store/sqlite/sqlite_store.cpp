@@ -1367,6 +1367,45 @@ Result<std::vector<PauseRecord>> SqliteStore::pauses() {
   });
 }
 
+Status SqliteStore::put_connector_state(const std::string& connector, const std::string& key,
+                                        const Json& value, TimeMs at) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(put, db,
+                "INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+        put->bind(1, connector).bind(2, key).bind(3, dump_json(value)).bind(4, at);
+        CADRE_RETURN_IF_ERROR(put->run());
+        return true;
+      })
+      .status();
+}
+
+Result<Json> SqliteStore::connector_state(const std::string& connector, const std::string& key) {
+  return read<Json>([&](SqliteDb& db) -> Result<Json> {
+    PREPARE(sel, db, "SELECT value FROM connector_state WHERE connector = ?1 AND key = ?2");
+    sel->bind(1, connector).bind(2, key);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Json();
+    return parse_json(sel->text_at(0), "connector_state.value");
+  });
+}
+
+Result<std::map<std::string, Json>> SqliteStore::connector_states(const std::string& key) {
+  using Rows = std::map<std::string, Json>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db, "SELECT connector, value FROM connector_state WHERE key = ?1");
+    sel->bind(1, key);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      CADRE_ASSIGN_OR_RETURN(rows[sel->text_at(0)], parse_json(sel->text_at(1), "connector_state.value"));
+    }
+    return rows;
+  });
+}
+
 Result<TimeMs> SqliteStore::trigger_last_fire(const std::string& trigger_id) {
   return read<TimeMs>([&](SqliteDb& db) -> Result<TimeMs> {
     PREPARE(sel, db, "SELECT last_fire FROM trigger_state WHERE trigger_id = ?1");

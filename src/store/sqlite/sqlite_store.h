@@ -70,6 +70,10 @@ class SqliteStore final : public Store {
   Result<Json> budget_grants(const std::string& agent, const std::string& scope) override;
   Status set_paused(const PauseRecord& pause, bool paused, const AuditEntry* audit = nullptr) override;
   Result<std::vector<PauseRecord>> pauses() override;
+  Status put_connector_state(const std::string& connector, const std::string& key, const Json& value,
+                             TimeMs at) override;
+  Result<Json> connector_state(const std::string& connector, const std::string& key) override;
+  Result<std::map<std::string, Json>> connector_states(const std::string& key) override;
   MemoryStore& memory() override { return *memory_; }
   AuditStore& audit() override { return *audit_; }
   StoreStats stats() const override;
