@@ -15,6 +15,7 @@ packages=(
   libcctz-dev tzdata                # cron time zones
   libgtest-dev libgmock-dev libbenchmark-dev
   procps                            # ps/kill used by scenario tests
+  dovecot-imapd python3-aiosmtpd openssl  # email connector tests: real IMAP and SMTP servers, a self-signed cert
 )
 
 missing=()

@@ -47,7 +47,7 @@ void write_file(const fs::path& path, const std::string& content) {
 namespace {
 
 int spawn(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& out_file,
-          const fs::path& err_file) {
+          const fs::path& err_file, const fs::path& in_file = "/dev/null") {
   std::vector<std::string> argv_strings = {cadre_binary()};
   if (!cwd.empty()) {
     argv_strings.push_back("-w");
@@ -59,7 +59,7 @@ int spawn(const std::vector<std::string>& args, const fs::path& cwd, const fs::p
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, in_file.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = -1;
@@ -86,11 +86,14 @@ bool eventually(const std::function<bool()>& probe, std::chrono::milliseconds ti
   }
 }
 
-CommandResult run_cadre(const std::vector<std::string>& args, const fs::path& cwd) {
+namespace {
+
+// Runs the binary and waits: stdin from `in_file`, stdout and stderr collected.
+CommandResult run_to_end(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& in_file) {
   TempDir io;
   // Commands that take a workspace get it through -w; `init` takes a folder argument instead.
   bool takes_workspace = !cwd.empty() && !(args.size() > 0 && args[0] == "init");
-  int pid = spawn(args, takes_workspace ? cwd : fs::path(), io.path() / "out", io.path() / "err");
+  int pid = spawn(args, takes_workspace ? cwd : fs::path(), io.path() / "out", io.path() / "err", in_file);
   CommandResult result;
   if (pid < 0) return result;
   int status = 0;
@@ -100,6 +103,22 @@ CommandResult run_cadre(const std::vector<std::string>& args, const fs::path& cw
   result.err = read_file(io.path() / "err");
   return result;
 }
+
+}  // namespace
+
+CommandResult run_cadre(const std::vector<std::string>& args, const fs::path& cwd) {
+  return run_to_end(args, cwd, "/dev/null");
+}
+
+CommandResult run_cadre_with_input(const std::vector<std::string>& args, const fs::path& ws,
+                                   const std::string& input) {
+  TempDir in;
+  write_file(in.path() / "in", input);
+  return run_to_end(args, ws, in.path() / "in");
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 
 int spawn_cadre(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& log_file) {
   return spawn(args, cwd, log_file, log_file.string() + ".err");
@@ -112,34 +131,5 @@ int stop_process(int pid, int signal) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// Runs `cadre -w WS args...` with `input` on its standard input.
-CommandResult run_cadre_with_input(const std::vector<std::string>& args, const std::filesystem::path& ws,
-                                   const std::string& input) {
-  TempDir io;
-  write_file(io.path() / "in", input);
-  std::vector<std::string> strings = {cadre_binary(), "-w", ws.string()};
-  strings.insert(strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, (io.path() / "in").c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (io.path() / "out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (io.path() / "err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  CommandResult result;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return result;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(io.path() / "out");
-  result.err = read_file(io.path() / "err");
-  return result;
-}
 
 }  // namespace cadre::testing

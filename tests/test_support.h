@@ -62,6 +62,8 @@ int spawn_cadre(const std::vector<std::string>& args, const std::filesystem::pat
 int stop_process(int pid, int signal);
 
 std::string read_file(const std::filesystem::path& path);
+// Whether `text` contains `part`.
+bool contains(const std::string& text, const std::string& part);
 void write_file(const std::filesystem::path& path, const std::string& content);
 
 // The path of the cadre binary under test and of the source tree.

@@ -85,8 +85,9 @@ Result<std::unique_ptr<ConnectorHub>> ConnectorHub::open(const std::vector<Conne
     entry->breaker = std::make_shared<CircuitBreaker>(def.breaker);
     CADRE_ASSIGN_OR_RETURN(entry->connector, make_connector(def, hub->env_));
     Status opened = hub->open_entry(*entry);
-    // A name clash is the workspace's mistake; anything else is the other side's.
-    if (opened.is(StatusCode::kAlreadyExists) || opened.is(StatusCode::kInvalidArgument)) return opened;
+    // A name clash is the workspace's mistake; anything else (a server that
+    // does not start, or lists tools Cadre cannot take) is reported and retried.
+    if (opened.is(StatusCode::kAlreadyExists)) return opened;
     hub->entries_.push_back(std::move(entry));
   }
   return hub;
@@ -150,6 +151,7 @@ void ConnectorHub::run() {
       if (entry->opened && every > 0 && now >= entry->next_poll) {
         Status polled = entry->connector->poll();
         entry->breaker->record(polled, env_.clock->now_ms());
+        if (polled.ok()) entry->last_success->store(env_.clock->now_ms());
         std::string error = polled.ok() ? "" : redact(polled.message());
         if (!polled.ok()) spdlog::warn("{}: {}", entry->def.where(), error);
         std::lock_guard state(state_mutex_);

@@ -37,6 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::eventually;
 using testing::json_of;
 using testing::kExitOk;
@@ -52,9 +53,6 @@ using testing::write_file;
 // product bug fails the test instead of hanging it.
 constexpr char kTimeout[] = "20";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));

@@ -21,6 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::json_of;
 using testing::kExitBadUsage;
 using testing::kExitNotFound;
@@ -53,7 +54,6 @@ constexpr char kBillingPlaybook[] =
     "    with: {message: \"billed {{ input.customer }}\"}\n"
     "    needs: [invoice]\n";
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // One workspace where `cadre serve` ran the billing playbook for two
 // customers, made once; every test works on its own copy.

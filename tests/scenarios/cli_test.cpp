@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 using testing::json_of;
 using testing::eventually;
 using testing::CommandResult;
+using testing::contains;
 using testing::kExitBadUsage;
 using testing::kExitConflict;
 using testing::kExitNeedsOperator;
@@ -52,9 +53,6 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 int count_of(const std::string& text, const std::string& part) {
   int n = 0;

@@ -30,6 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::eventually;
 using testing::json_of;
 using testing::kExitOk;
@@ -38,9 +39,6 @@ using testing::run_cadre;
 using testing::TempDir;
 using testing::write_file;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // One worker, so the order in which steps complete is the order they ran.
 constexpr char kConfig[] =

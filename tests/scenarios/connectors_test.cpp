@@ -41,6 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::eventually;
 using testing::json_of;
 using testing::kExitOk;
@@ -49,7 +50,6 @@ using testing::run_cadre;
 using testing::TempDir;
 using testing::write_file;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // An HTTP API on 127.0.0.1 that misbehaves on purpose, and records what it saw.
 class FaultyApi {

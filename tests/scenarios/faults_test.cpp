@@ -26,6 +26,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::json_of;
 using testing::CommandResult;
+using testing::contains;
 using testing::kExitBusy;
 using testing::kExitOk;
 using testing::kExitRunFailed;
@@ -45,9 +46,6 @@ constexpr char kSavePlaybook[] =
     "    retry: {attempts: 2, backoff: 100ms}\n"
     "    with: {path: \"out/{{ input.name }}.txt\", content: \"note {{ input.name }}\"}\n";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));

@@ -31,6 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::eventually;
 using testing::json_of;
 using testing::kExitOk;
@@ -43,7 +44,6 @@ using testing::write_file;
 
 constexpr char kTimeout[] = "30";
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 fs::path make_workspace(const fs::path& parent, const std::string& extra_yaml = "") {
   fs::path ws = parent / "ws";

@@ -33,6 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::CommandResult;
+using testing::contains;
 using testing::eventually;
 using testing::json_of;
 using testing::kExitConflict;
@@ -45,9 +46,6 @@ using testing::ScriptedReply;
 using testing::TempDir;
 using testing::write_file;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 constexpr char kConfig[] =
     "name: policy\n"

@@ -37,6 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::contains;
 using testing::json_of;
 using testing::kExitNotFound;
 using testing::kExitOk;
@@ -56,9 +57,6 @@ constexpr char kKey[] = "sk-scenario-7c1e9a4b2d6f8e0a";
 constexpr char kKeyTail[] = "7c1e9a4b2d6f8e0a";
 constexpr char kMarker[] = "[secret:MODEL_KEY]";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));

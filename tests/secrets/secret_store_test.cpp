@@ -36,6 +36,7 @@ namespace cadre {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
@@ -45,9 +46,6 @@ constexpr char kValue[] = "sk-test-9f8e7d6c5b4a39281706";
 constexpr char kHexKey[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 constexpr char kBase64Key[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 mode_t mode_of(const fs::path& path) {
   struct stat info {};
