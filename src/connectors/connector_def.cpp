@@ -249,11 +249,22 @@ class ConnectorParser {
     }
   }
 
-  // Every string inside `value` must be a valid template.
+  // Every string inside `value` must be a valid template over an endpoint's scope.
   void check_templates(const Json& value, const YamlField& field) {
+    static const std::vector<std::string> kRoots = {"args", "idempotency_key"};
     if (value.is_string()) {
       Status status = check_template(value.get<std::string>());
-      if (!status.ok()) reader_.error(field, status.message());
+      if (!status.ok()) {
+        reader_.error(field, status.message());
+        return;
+      }
+      auto roots = template_paths(value.get<std::string>());
+      for (const auto& root : roots.ok() ? *roots : std::vector<std::string>{}) {
+        if (std::find(kRoots.begin(), kRoots.end(), root) == kRoots.end()) {
+          reader_.error(field, "unknown name '" + root + "' in template (an endpoint sees args and idempotency_key)" +
+                                   did_you_mean(root, kRoots));
+        }
+      }
     } else if (value.is_structured()) {
       for (const auto& item : value) check_templates(item, field);
     }

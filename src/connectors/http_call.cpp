@@ -56,7 +56,9 @@ std::string url_escape(const std::string& text) {
   return out;
 }
 
-Result<HttpResponse> send_connector_request(HttpRequest request, const ToolCall& call, const std::string& who) {
+Result<HttpResponse> send_connector_request(HttpRequest request, const ToolCall& call, const std::string& who,
+                                            int* status_out) {
+  if (status_out != nullptr) *status_out = 0;
   const std::string what = request.method + " " + redact_url(request.url);
   if (call.deadline > 0) {
     const TimeMs now = call.clock ? call.clock->now_ms() : SystemClock::instance().now_ms();
@@ -74,6 +76,7 @@ Result<HttpResponse> send_connector_request(HttpRequest request, const ToolCall&
   }
   HttpResponse& response = *sent;
   const int code = response.status;
+  if (status_out != nullptr) *status_out = code;
   if (code >= 200 && code < 300) return std::move(response);
   std::string message = who + ": " + what + " answered " + std::to_string(code) + reason_phrase(code) + ": " +
                         quoted_body(response.body);

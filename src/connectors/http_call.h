@@ -24,7 +24,9 @@ namespace cadre {
 
 // Sends `request`, its timeout cut to what is left of the call's deadline.
 // `who` names the tool. A Retry-After is passed to call.retry_after.
-Result<HttpResponse> send_connector_request(HttpRequest request, const ToolCall& call, const std::string& who);
+// `status`, when given, receives the HTTP status of any answer (0: none came).
+Result<HttpResponse> send_connector_request(HttpRequest request, const ToolCall& call, const std::string& who,
+                                            int* status = nullptr);
 
 // The start of a body as it may be quoted in an error (secrets redacted).
 std::string quoted_body(const std::string& body);

@@ -66,10 +66,9 @@ class HttpConnector final : public Connector {
   Result<Json> call_endpoint(const HttpEndpointDef& endpoint, const ToolCall& call) {
     const std::string who = def_.name + "." + endpoint.name;
     CADRE_ASSIGN_OR_RETURN(HttpRequest request, build_request(endpoint, call, who));
-    auto response = send_connector_request(request, call, who);
-    if (!response.ok() && response.status().is(StatusCode::kFailedPrecondition) &&
-        def_.http.auth.kind == HttpAuth::Kind::kOAuth2 &&
-        response.status().message().find(" answered 401") != std::string::npos) {
+    int http_status = 0;
+    auto response = send_connector_request(request, call, who, &http_status);
+    if (http_status == 401 && def_.http.auth.kind == HttpAuth::Kind::kOAuth2) {
       // The token may have been revoked or expired early: fetch a new one on the next attempt.
       forget_token();
       return Status::Unavailable(response.status().message() + " (a new OAuth2 token will be fetched)");

@@ -233,7 +233,8 @@ TEST(ConnectorDefTest, MistakesAreDiagnosedWithTheirPlace) {
                            "    retry: {attempts: 0}\n"
                            "    breaker: {failures: 0}\n"
                            "    endpoints:\n"
-                           "      a: {path: \"/{{ args.id \", args: {type: string}}\n",
+                           "      a: {path: \"/{{ args.id \", args: {type: string}}\n"
+                           "      b: {path: /b, query: {q: \"{{ input.q }}\"}}\n",
                            "cadre.yaml", &diagnostics);
   const std::string all = diagnostics.to_status().message();
   EXPECT_NE(all.find("an email connector needs smtp (to send), imap (to receive) or both"), std::string::npos) << all;
@@ -242,6 +243,10 @@ TEST(ConnectorDefTest, MistakesAreDiagnosedWithTheirPlace) {
   EXPECT_NE(all.find("connectors.h.breaker.failures"), std::string::npos) << all;
   EXPECT_NE(all.find("connectors.h.endpoints.a.path"), std::string::npos) << all;
   EXPECT_NE(all.find("must be a JSON Schema of type object"), std::string::npos) << all;
+  EXPECT_NE(all.find("cadre.yaml:11:28: connectors.h.endpoints.b.query: unknown name 'input' in template (an "
+                     "endpoint sees args and idempotency_key)"),
+            std::string::npos)
+      << all;
 }
 
 }  // namespace
