@@ -134,7 +134,7 @@ void throughput(const std::string& label, bool full, int objectives, int tasks_p
 
 pid_t spawn_serve(const fs::path& workspace, const fs::path& log) {
   std::string binary = CADRE_BINARY;
-  std::vector<std::string> args = {binary, "-w", workspace.string(), "serve"};
+  std::vector<std::string> args = {binary, "-w", workspace.string(), "serve", "--port", "0"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -11,7 +11,7 @@ packages=(
   libhnswlib-dev                    # the vector index of memory (header-only)
   libsodium-dev                     # SHA-256 for definition versions and cache keys
   libcurl4-openssl-dev              # model APIs and connectors over HTTP(S)
-  libcpp-httplib-dev                # the scripted model server of the tests
+  libcpp-httplib-dev                # the workspace server (and the tests' scripted model server)
   libcctz-dev tzdata                # cron time zones
   libgtest-dev libgmock-dev libbenchmark-dev
   procps                            # ps/kill used by scenario tests

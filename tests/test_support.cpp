@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -121,7 +122,12 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 
 int spawn_cadre(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& log_file) {
-  return spawn(args, cwd, log_file, log_file.string() + ".err");
+  // Tests run side by side: a serve listens on a free port unless told one.
+  std::vector<std::string> with_port = args;
+  if (!args.empty() && args[0] == "serve" && std::find(args.begin(), args.end(), "--port") == args.end()) {
+    with_port.insert(with_port.end(), {"--port", "0"});
+  }
+  return spawn(with_port, cwd, log_file, log_file.string() + ".err");
 }
 
 int stop_process(int pid, int signal) {

@@ -53,7 +53,8 @@ CommandResult run_cadre(const std::vector<std::string>& args, const std::filesys
 CommandResult run_cadre_with_input(const std::vector<std::string>& args, const std::filesystem::path& ws,
                                    const std::string& input);
 
-// Starts the cadre binary in the background (e.g. `serve`); returns its pid.
+// Starts the cadre binary in the background (e.g. `serve`, given --port 0
+// unless the args name a port); returns its pid.
 // Its stdout/stderr go to `log_file`.
 int spawn_cadre(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                 const std::filesystem::path& log_file);

@@ -27,6 +27,21 @@ AgentTrigger trigger_from(const Json& j) {
   return t;
 }
 
+// `success.revalidate`, written only when declared so that the versions of
+// agents without it stay what they were before it existed.
+Json revalidate_json(const RevalidateDef& r) {
+  return {{"uses", r.uses}, {"with", r.with}, {"expect", r.expect}, {"after_ms", r.after}};
+}
+
+RevalidateDef revalidate_from(const Json& j) {
+  RevalidateDef r;
+  r.uses = j.at("uses").get<std::string>();
+  r.with = j.at("with");
+  r.expect = j.at("expect").get<std::string>();
+  r.after = j.at("after_ms").get<std::vector<DurationMs>>();
+  return r;
+}
+
 }  // namespace
 
 // The canonical JSON leaves out `file`: where a definition was read is not
@@ -35,26 +50,28 @@ Json AgentDef::to_json() const {
   Json triggers_json = Json::array();
   for (const auto& t : triggers) triggers_json.push_back(trigger_json(t));
   Json judge_json = judge ? Json{{"prompt", judge->prompt}, {"tier", judge->tier}} : Json();
-  return {{"name", name},
-          {"role", role},
-          {"instructions", instructions},
-          {"tier", tier},
-          {"escalate", escalate},
-          {"tools", tools},
-          {"memory_scopes", memory_scopes},
-          {"output_schema", output_schema},
-          {"judge", judge_json},
-          {"output_retries", output_retries},
-          {"max_turns", max_turns},
-          {"sla_ms", sla},
-          {"budget",
-           {{"tokens_per_day", budget.tokens_per_day},
-            {"usd_per_day", budget.usd_per_day},
-            {"tokens_per_objective", budget.tokens_per_objective},
-            {"usd_per_objective", budget.usd_per_objective}}},
-          {"concurrency", concurrency},
-          {"cache", cache},
-          {"triggers", triggers_json}};
+  Json out = {{"name", name},
+              {"role", role},
+              {"instructions", instructions},
+              {"tier", tier},
+              {"escalate", escalate},
+              {"tools", tools},
+              {"memory_scopes", memory_scopes},
+              {"output_schema", output_schema},
+              {"judge", judge_json},
+              {"output_retries", output_retries},
+              {"max_turns", max_turns},
+              {"sla_ms", sla},
+              {"budget",
+               {{"tokens_per_day", budget.tokens_per_day},
+                {"usd_per_day", budget.usd_per_day},
+                {"tokens_per_objective", budget.tokens_per_objective},
+                {"usd_per_objective", budget.usd_per_objective}}},
+              {"concurrency", concurrency},
+              {"cache", cache},
+              {"triggers", triggers_json}};
+  if (revalidate) out["revalidate"] = revalidate_json(*revalidate);
+  return out;
 }
 
 Result<AgentDef> AgentDef::from_json(const Json& j) {
@@ -84,6 +101,7 @@ Result<AgentDef> AgentDef::from_json(const Json& j) {
     a.budget.usd_per_objective = budget.at("usd_per_objective").get<double>();
     a.concurrency = j.at("concurrency").get<int>();
     a.cache = j.at("cache").get<bool>();
+    if (j.contains("revalidate")) a.revalidate = revalidate_from(j.at("revalidate"));
     for (const auto& t : j.at("triggers")) {
       a.triggers.push_back(trigger_from(t));
       if (!parse_catchup(t.at("catchup").get<std::string>(), &a.triggers.back().when.catchup)) {

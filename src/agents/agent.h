@@ -11,6 +11,11 @@
 //     schema: {type: object, ...}        # the final answer must be JSON of this schema
 //     judge: {prompt: "...", tier: small}  # and/or a model-judged check
 //     retries: 2                         # answers re-asked after a failed check
+//     revalidate:                        # does the outcome still hold later? (revalidation.h)
+//       uses: billing.get_invoice        # a tool whose result is judged
+//       with: {id: "{{ answer.invoice_id }}"}  # templates over the outcome
+//       expect: "{{ result.status == 'paid' }}"  # true: the outcome held
+//       after: [30d, 90d]                # when, after the objective succeeded
 //   max_turns: 8                         # model calls per task, tool rounds included
 //   sla: 4h                              # an objective is late after this long
 //   budget: {tokens_per_day: 200000, usd_per_day: 2, tokens_per_objective: 50000,
@@ -42,6 +47,18 @@ struct JudgeDef {
   std::string tier = "small";
 };
 
+// A re-validation of an agent's outcome some time after its objective
+// succeeded: the tool `uses` is called with `with` (templates over the
+// outcome: answer, text, objective, agent) and `expect` (a condition over
+// the same plus `result`, the tool's output) says whether the outcome still
+// holds. Scheduled and run by agents/revalidation.h.
+struct RevalidateDef {
+  std::string uses;
+  Json with = Json::object();
+  std::string expect;
+  std::vector<DurationMs> after = {30LL * 24 * 3600 * 1000, 90LL * 24 * 3600 * 1000};  // ascending
+};
+
 struct BudgetDef {  // 0: no limit
   int64_t tokens_per_day = 0;
   double usd_per_day = 0;
@@ -65,6 +82,7 @@ struct AgentDef {
   std::vector<std::string> memory_scopes;
   Json output_schema;  // null: any text
   std::optional<JudgeDef> judge;
+  std::optional<RevalidateDef> revalidate;  // success.revalidate; none: outcomes are not re-checked
   int output_retries = 2;
   int max_turns = 8;
   DurationMs sla = 0;  // 0: none

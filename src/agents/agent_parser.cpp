@@ -6,6 +6,7 @@
 #include "agents/playbook_parser.h"
 #include "agents/workspace.h"
 #include "core/json_schema.h"
+#include "core/template.h"
 #include "core/yaml_util.h"
 
 namespace cadre {
@@ -120,7 +121,7 @@ class AgentParser {
   }
 
   void read_success(const YamlField& field) {
-    auto map = reader_.read_map(field, {"schema", "judge", "retries"});
+    auto map = reader_.read_map(field, {"schema", "judge", "retries", "revalidate"});
     if (!map) return;
     if (const auto* f = map->find("schema")) {
       Json schema = reader_.to_json(f->value, f->path);
@@ -146,6 +147,102 @@ class AgentParser {
     }
     if (const auto* f = map->find("retries")) {
       if (auto v = reader_.as_int(*f, 0, 10)) agent_.output_retries = static_cast<int>(*v);
+    }
+    if (const auto* f = map->find("revalidate")) read_revalidate(*f);
+  }
+
+  // `success.revalidate: {uses, with, expect, after}` (agents/revalidation.h).
+  void read_revalidate(const YamlField& field) {
+    auto map = reader_.read_map(field, {"uses", "with", "expect", "after"});
+    if (!map) return;
+    RevalidateDef def;
+    if (const auto* f = reader_.require(*map, "uses")) {
+      if (auto v = reader_.as_string(*f)) {
+        std::vector<std::string> known = builtin_tool_names();
+        known.insert(known.end(), options_.known_tools.begin(), options_.known_tools.end());
+        if (*v == "wait" || v->rfind("agent.", 0) == 0) {
+          reader_.error(*f, "must be a tool that looks at the outcome, not '" + *v + "'");
+        } else if (std::find(known.begin(), known.end(), *v) == known.end() &&
+                   !is_known_tool(options_, *v)) {
+          reader_.error(*f, "unknown tool '" + *v + "'" + did_you_mean(*v, known));
+        }
+        def.uses = *v;
+      }
+    }
+    if (const auto* f = map->find("with")) {
+      const Json* schema = nullptr;
+      if (auto it = options_.tool_schemas.find(def.uses); it != options_.tool_schemas.end())
+        schema = &it->second;
+      std::vector<std::string> arguments;  // what the tool accepts; empty: anything
+      if (schema && schema->contains("properties")) {
+        for (const auto& [name, property] : (*schema)["properties"].items())
+          arguments.push_back(name);
+      }
+      if (auto with = reader_.read_map(*f, arguments)) {
+        def.with = reader_.to_json(f->value, f->path);
+        if (def.with.is_null()) def.with = Json::object();
+        check_revalidate_templates(*f, def.with, {"answer", "text", "objective", "agent"});
+        if (schema && schema->contains("required")) {
+          for (const auto& required : (*schema)["required"]) {
+            if (!required.is_string() || with->find(required.get<std::string>())) continue;
+            reader_.error(
+                *f, "tool " + def.uses + " needs argument '" + required.get<std::string>() + "'");
+          }
+        }
+      }
+    }
+    if (const auto* f = reader_.require(*map, "expect")) {
+      if (auto v = reader_.as_string(*f)) {
+        def.expect = *v;
+        if (v->empty()) {
+          reader_.error(*f,
+                        "must be a condition over result, e.g. \"{{ result.status == 'paid' }}\"");
+        } else {
+          check_revalidate_templates(*f, Json(*v),
+                                     {"result", "answer", "text", "objective", "agent"});
+        }
+      }
+    }
+    if (const auto* f = map->find("after")) {
+      if (auto items = reader_.read_sequence(*f)) {
+        def.after.clear();
+        if (items->empty() || items->size() > 4)
+          reader_.error(*f, "must list 1 to 4 durations, e.g. [30d, 90d]");
+        for (const auto& item : *items) {
+          auto v = reader_.as_duration(item, 1000);
+          if (!v) continue;
+          if (!def.after.empty() && *v <= def.after.back()) {
+            reader_.error(item, "must be later than the one before it (ascending, no repeats)");
+            continue;
+          }
+          def.after.push_back(*v);
+        }
+      }
+    }
+    agent_.revalidate = std::move(def);
+  }
+
+  // Every template in `value` must parse and read only the roots in `roots`.
+  void check_revalidate_templates(const YamlField& field, const Json& value,
+                                  const std::vector<std::string>& roots) {
+    if (value.is_object() || value.is_array()) {
+      for (const auto& item : value) check_revalidate_templates(field, item, roots);
+      return;
+    }
+    if (!value.is_string()) return;
+    const std::string text = value.get<std::string>();
+    Status syntax = check_template(text);
+    if (!syntax.ok()) {
+      reader_.error(field, syntax.message());
+      return;
+    }
+    auto paths = template_paths(text);
+    if (!paths.ok()) return;
+    for (const auto& root : *paths) {
+      if (std::find(roots.begin(), roots.end(), root) != roots.end()) continue;
+      std::string list;
+      for (const auto& r : roots) list += (list.empty() ? "" : ", ") + r;
+      reader_.error(field, "'" + root + "' is not known here; a re-validation can read " + list);
     }
   }
 

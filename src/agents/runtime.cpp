@@ -5,6 +5,7 @@
 #include "agents/objectives.h"
 #include "agents/planner.h"
 #include "agents/playbook_runner.h"
+#include "agents/revalidation.h"
 #include "agents/workspace_secrets.h"
 #include "connectors/builtin_tools.h"
 #include "connectors/connector_hub.h"
@@ -61,12 +62,12 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
   const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
   CADRE_ASSIGN_OR_RETURN(rt->store_, open_workspace_store(workspace));
   // Loaded first: from here on their values are redacted from every output.
-  SecretResolver secrets;
   if (options.secrets != nullptr) {
-    secrets = *options.secrets;
+    rt->secrets_ = *options.secrets;
   } else {
-    CADRE_ASSIGN_OR_RETURN(secrets, load_workspace_secrets(workspace, *rt->store_, clock));
+    CADRE_ASSIGN_OR_RETURN(rt->secrets_, load_workspace_secrets(workspace, *rt->store_, clock));
   }
+  const SecretResolver& secrets = rt->secrets_;
   rt->gateway_ = std::make_unique<ModelGateway>(workspace.config.models, workspace.root,
                                                 rt->store_.get(), clock, make_key_resolver(secrets));
   CADRE_RETURN_IF_ERROR(rt->gateway_->init().with_context("cadre.yaml models"));
@@ -89,7 +90,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const Workspace& workspace, Runti
                                                          workspace.config.kernel.max_foreach_items, rt->agents_.get());
   rt->kernel_->register_handler(kPlaybookStepKind, playbooks);
   rt->kernel_->register_handler(kPlaybookItemKind, playbooks);
-  rt->kernel_->register_handler(kAgentTaskKind, std::make_shared<AgentTaskHandler>(*rt->agents_));
+  // An agent task that succeeds schedules its outcome's re-validation (agents/revalidation.h).
+  rt->kernel_->register_handler(kAgentTaskKind, std::make_shared<RevalidatingAgentTaskHandler>(*rt->agents_));
+  rt->kernel_->register_handler(kOutcomeCheckKind, std::make_shared<OutcomeCheckHandler>(*rt->agents_, tool_env));
   rt->kernel_->register_handler(kPlanTaskKind,
                                 std::make_shared<PlanHandler>(*rt->agents_, PlanLimits{}));
   const MemoryConfig& memory = workspace.config.memory;

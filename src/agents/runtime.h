@@ -62,6 +62,8 @@ class Runtime {
   Kernel& kernel() { return *kernel_; }
   const ToolRegistry& tools() const { return *tools_; }
   ConnectorHub& connectors() { return *connectors_; }
+  // The workspace's secrets as this runtime loaded them (inbound webhooks' keys).
+  const SecretResolver& secrets() const { return secrets_; }
   ModelGateway& models() { return *gateway_; }
   Memory& memory() { return *memory_; }
 
@@ -82,6 +84,7 @@ class Runtime {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ToolRegistry> tools_;
   std::unique_ptr<ConnectorHub> connectors_;
+  SecretResolver secrets_;
   std::unique_ptr<ModelGateway> gateway_;
   std::unique_ptr<Memory> memory_;
   std::unique_ptr<Policy> policy_;

@@ -7,59 +7,12 @@
 #include "agents/agent.h"
 #include "agents/objectives.h"
 #include "agents/runtime.h"
+#include "agents/workspace_status.h"
 #include "cli/session.h"
 #include "core/duration.h"
 
 namespace cadre {
 namespace {
-
-Json agent_summary(Store& store, const AgentDef& agent, bool paused, TimeMs now) {
-  Json row = {{"name", agent.name},
-              {"role", agent.role},
-              {"tier", agent.tier},
-              {"tools", agent.tools},
-              {"concurrency", agent.concurrency},
-              {"state", "idle"},
-              {"current", Json::array()},
-              {"last_outcome", nullptr}};
-  TaskFilter filter;
-  filter.agent = agent.name;
-  filter.limit = 50;
-  auto tasks = store.list_tasks(filter);
-  if (tasks.ok()) {
-    for (const auto& t : *tasks) {
-      if (t.state == TaskState::kRunning || t.state == TaskState::kWaiting ||
-          t.state == TaskState::kReady) {
-        row["current"].push_back(
-            {{"task", t.id}, {"objective", t.objective_id}, {"state", to_string(t.state)}});
-        if (t.state == TaskState::kRunning) row["state"] = "working";
-        if (t.state != TaskState::kRunning && row["state"] == "idle")
-          row["state"] = t.wait_kind == WaitKind::kApproval ? "awaiting approval" : to_string(t.state);
-      } else if (is_terminal(t.state) && row["last_outcome"].is_null()) {
-        row["last_outcome"] = {{"task", t.id},
-                               {"objective", t.objective_id},
-                               {"state", to_string(t.state)},
-                               {"finished", format_time_utc(t.finished_at)},
-                               {"error", t.error}};
-      }
-    }
-  }
-  auto today = store.model_usage(utc_day_start(now), agent.name);
-  row["today"] = today.ok() ? *today : Json();
-  ApprovalFilter raises;
-  raises.state = ApprovalState::kPending;
-  raises.kind = "budget";
-  raises.agent = agent.name;
-  auto waiting = store.list_approvals(raises);
-  row["budget_approvals"] = Json::array();
-  if (waiting.ok()) {
-    for (const auto& a : *waiting) row["budget_approvals"].push_back(a.id);
-    if (!waiting->empty()) row["state"] = "over budget";
-  }
-  row["paused"] = paused;
-  if (paused) row["state"] = "paused";
-  return row;
-}
 
 // The result of an objective for people: the answer of each task, or why it failed.
 void print_outcome(Store& store, const ObjectiveRecord& o) {

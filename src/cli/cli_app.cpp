@@ -184,16 +184,26 @@ int cli_main(int argc, char** argv) {
 
   add_policy_commands(app, global, code);
   add_connector_commands(app, global, code);
+  add_metrics_commands(app, global, code);
+  add_token_commands(app, global, code);
   add_audit_commands(app, global, code);
   add_secret_commands(app, global, code);
 
-  std::string record_models;
-  auto* serve = app.add_subcommand("serve", "run the kernel: workers and triggers, until SIGTERM");
-  serve->add_option("--record", record_models,
+  ServeArgs serve_args;
+  auto* serve = app.add_subcommand(
+      "serve", "run the kernel, triggers and the workspace API and UI on one port, until SIGTERM");
+  serve->add_option("--record", serve_args.record_models,
                     "append every model exchange to this file (JSON lines), for the replay provider");
-  dispatch(serve, [&] { return cmd_serve(global, true, record_models); });
-  auto* worker = app.add_subcommand("worker", "run an extra worker process (no triggers), until SIGTERM");
-  dispatch(worker, [&] { return cmd_serve(global, false); });
+  serve->add_option("--port", serve_args.port, "the API's port (default: server.port of cadre.yaml, 7400; 0: any)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--bind", serve_args.bind, "the address to listen on (default: server.bind, 127.0.0.1)");
+  dispatch(serve, [&] { return cmd_serve(global, serve_args); });
+  auto* worker = app.add_subcommand("worker", "run an extra worker process (no triggers, no API), until SIGTERM");
+  dispatch(worker, [&] {
+    ServeArgs worker_args;
+    worker_args.worker = true;
+    return cmd_serve(global, worker_args);
+  });
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,10 @@ void add_secret_commands(CLI::App& app, const GlobalOptions& global, int& code);
 void add_audit_commands(CLI::App& app, const GlobalOptions& global, int& code);
 // cadre connectors (connector_commands.cpp)
 void add_connector_commands(CLI::App& app, const GlobalOptions& global, int& code);
+// cadre token create|ls|revoke (token_commands.cpp)
+void add_token_commands(CLI::App& app, const GlobalOptions& global, int& code);
+// cadre log-manual, cadre metrics (metrics_commands.cpp)
+void add_metrics_commands(CLI::App& app, const GlobalOptions& global, int& code);
 // cadre approvals|approve|reject, cadre pause|resume (policy_commands.cpp)
 void add_policy_commands(CLI::App& app, const GlobalOptions& global, int& code);
 

@@ -9,6 +9,7 @@
 
 #include "agents/playbook_runner.h"
 #include "agents/runtime.h"
+#include "agents/workspace_status.h"
 #include "agents/workspace.h"
 #include "cli/session.h"
 #include "core/id.h"
@@ -24,14 +25,6 @@ std::string duration_text(TimeMs from, TimeMs to) {
   if (ms < 1000) return fmt::format("{} ms", ms);
   if (ms < 60000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
   return fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60);
-}
-
-Json current_versions(const Workspace& workspace) {
-  Json versions = Json::object();
-  for (const auto& [name, playbook] : workspace.playbooks)
-    versions["playbook:" + name] = playbook.version();
-  for (const auto& [name, agent] : workspace.agents) versions["agent:" + name] = agent->version();
-  return versions;
 }
 
 // A model call: who answered, what it cost, what it was asked last and what it said.
@@ -376,7 +369,7 @@ int cmd_ls(const GlobalOptions& global, const std::string& what, const std::stri
 int cmd_show(const GlobalOptions& global, const std::string& id, bool json) {
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
-  auto trace = build_trace(*session->store, id, current_versions(session->workspace));
+  auto trace = build_trace(*session->store, id, definition_versions(session->workspace));
   if (!trace.ok()) return report_error(trace.status());
   if (json) {
     print_json(*trace);

@@ -33,7 +33,13 @@ int cmd_cancel(const GlobalOptions& global, const std::string& id);
 int cmd_retry(const GlobalOptions& global, const std::string& id);
 int cmd_resolve(const GlobalOptions& global, const std::string& id, Resolution resolution, const std::string& note);
 // `record_models`: append every model exchange to this file (for replay).
-int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& record_models = "");
+struct ServeArgs {
+  bool worker = false;        // `cadre worker`: no triggers, no API
+  std::string record_models;
+  int port = -1;              // -1: server.port of cadre.yaml
+  std::string bind;           // "": server.bind
+};
+int cmd_serve(const GlobalOptions& global, const ServeArgs& args);
 
 struct ObjectiveArgs {
   std::string text;

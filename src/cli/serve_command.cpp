@@ -1,17 +1,31 @@
-// `cadre serve` and `cadre worker`: start the runtime, then wait for SIGTERM
-// or SIGINT and stop gracefully (running tasks finish within the grace
-// period, or release their leases for the next start).
+// `cadre serve` and `cadre worker`: start the runtime (and, for serve, the
+// workspace server), then wait for SIGTERM or SIGINT and stop gracefully
+// (running tasks finish within the grace period, or release their leases
+// for the next start). serve writes where it listens to .cadre/server.json.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <iostream>
 
 #include "agents/runtime.h"
 #include "cli/commands.h"
+#include "core/json.h"
+#include "server/workspace_server.h"
 
 namespace cadre {
 
-int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& record_models) {
+namespace {
+
+// .cadre/server.json: where this serve listens, for the tools that look.
+std::filesystem::path server_file(const Workspace& workspace) { return workspace_state_dir(workspace) / "server.json"; }
+
+}  // namespace
+
+int cmd_serve(const GlobalOptions& global, const ServeArgs& args) {
+  const bool triggers = !args.worker;
   // Block the stop signals in every thread; this one waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -31,12 +45,31 @@ int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& rec
   }
   RuntimeOptions runtime_options;
   runtime_options.triggers = triggers;
-  runtime_options.record_models = record_models;
+  runtime_options.record_models = args.record_models;
   auto runtime = Runtime::open(*workspace, runtime_options);
   if (!runtime.ok()) return report_error(runtime.status());
   if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
   Status started = (*runtime)->start();
   if (!started.ok()) return report_error(started);
+  std::unique_ptr<WorkspaceServer> server;
+  if (!args.worker) {
+    ServerOptions server_options;
+    server_options.bind = args.bind.empty() ? workspace->config.server.bind : args.bind;
+    server_options.port = args.port >= 0 ? args.port : workspace->config.server.port;
+    ApiContext api{&(*runtime)->store(), &*workspace, &(*runtime)->memory(), nullptr, (*runtime)->secrets()};
+    server = std::make_unique<WorkspaceServer>(api, server_options);
+    Status listening = server->start();
+    if (!listening.ok()) {
+      (*runtime)->stop();
+      return report_error(listening);
+    }
+    const Json where = {{"url", "http://" + server_options.bind + ":" + std::to_string(server->port())},
+                        {"port", server->port()},
+                        {"pid", static_cast<int64_t>(getpid())}};
+    std::ofstream out(server_file(*workspace), std::ios::trunc);
+    out << dump_json(where) << "\n";
+    if (!out) spdlog::warn("cannot write {}", server_file(*workspace).string());
+  }
   spdlog::info("cadre {} started in {} as {} ({} workers{})", triggers ? "serve" : "worker",
                workspace->root.string(), (*runtime)->kernel().worker_id(), workspace->config.kernel.workers,
                triggers ? ", triggers on" : "");
@@ -45,6 +78,11 @@ int cmd_serve(const GlobalOptions& global, bool triggers, const std::string& rec
   sigwait(&signals, &received);
   spdlog::info("{} received: finishing running tasks (up to {} ms), then releasing the rest",
                received == SIGTERM ? "SIGTERM" : "SIGINT", workspace->config.kernel.shutdown_grace);
+  if (server) {
+    server->stop();
+    std::error_code ignored;
+    std::filesystem::remove(server_file(*workspace), ignored);
+  }
   (*runtime)->stop();
   spdlog::info("stopped");
   return 0;

@@ -35,9 +35,18 @@ struct ToolLimits {
   int burst = 1;
 };
 
+// An inbound webhook, POST /hooks/NAME: signed by the sender with a shared
+// secret (core/webhook_signature.h), turned into an event.
+struct InboundHook {
+  std::string secret;                     // a reference: "${secret:NAME}"
+  std::string event;                      // the event's name; default "hook.NAME"
+  DurationMs tolerance = 5 * 60 * 1000;   // how old (or early) a signature may be
+};
+
 struct ServerConfig {
   std::string bind = "127.0.0.1";
-  int port = 7400;
+  int port = 7400;                        // 0: any free port (written to .cadre/server.json)
+  std::map<std::string, InboundHook> hooks;  // by NAME
 };
 
 // One model behind a tier: which API, which model, where, with which key.

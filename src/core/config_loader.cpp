@@ -95,9 +95,57 @@ void read_kernel(YamlReader& reader, const YamlField& section, KernelConfig* ker
   }
 }
 
-void read_server(YamlReader& reader, const YamlField& section, ServerConfig* server) {
-  auto map = reader.read_map(section, {"bind", "port"});
+bool is_hook_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+  });
+}
+
+void read_hooks(YamlReader& reader, const YamlField& section, std::map<std::string, InboundHook>* hooks) {
+  auto map = reader.read_map(section, {});
   if (!map) return;
+  for (const auto& field : map->fields()) {
+    if (!is_hook_name(field.name)) {
+      reader.error(field.key_pos, field.path, "'" + field.name + "' is not a valid hook name (a-z, 0-9, '.', '_', '-')");
+      continue;
+    }
+    auto hook_map = reader.read_map(field, {"secret", "event", "tolerance"});
+    if (!hook_map) continue;
+    InboundHook hook;
+    hook.event = "hook." + field.name;
+    if (const auto* f = reader.require(*hook_map, "secret")) {
+      if (auto v = reader.as_string(*f)) {
+        auto reference = parse_reference(*v, "");
+        if (!reference.ok()) {
+          reader.error(*f, reference.status().message());
+        } else if (!reference->has_value()) {
+          reader.error(*f, "must be a reference such as \"${secret:NAME}\" (cadre secret set NAME), not the value");
+        } else {
+          hook.secret = *v;
+        }
+      }
+    }
+    if (const auto* f = hook_map->find("event")) {
+      if (auto v = reader.as_string(*f)) {
+        if (v->empty()) {
+          reader.error(*f, "must not be empty");
+        } else {
+          hook.event = *v;
+        }
+      }
+    }
+    if (const auto* f = hook_map->find("tolerance")) {
+      if (auto v = reader.as_duration(*f, 1000)) hook.tolerance = *v;
+    }
+    (*hooks)[field.name] = hook;
+  }
+}
+
+void read_server(YamlReader& reader, const YamlField& section, ServerConfig* server) {
+  auto map = reader.read_map(section, {"bind", "port", "hooks"});
+  if (!map) return;
+  if (const auto* f = map->find("hooks")) read_hooks(reader, *f, &server->hooks);
   if (const auto* f = map->find("bind")) {
     if (auto v = reader.as_string(*f)) {
       if (v->empty()) {
@@ -108,7 +156,7 @@ void read_server(YamlReader& reader, const YamlField& section, ServerConfig* ser
     }
   }
   if (const auto* f = map->find("port")) {
-    if (auto v = reader.as_int(*f, 1, 65535)) server->port = static_cast<int>(*v);
+    if (auto v = reader.as_int(*f, 0, 65535)) server->port = static_cast<int>(*v);
   }
 }
 

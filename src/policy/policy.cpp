@@ -383,4 +383,40 @@ PolicyDecision Policy::check_model(const ModelCallRequest& request) const {
   return combine(matched, config_.default_model, "the default for model calls");
 }
 
+Json to_json(const PolicyConfig& config) {
+  auto name = [](PolicyOutcome outcome) { return std::string(to_string(outcome)); };
+  Json rules = Json::array();
+  for (const auto& rule : config.rules) {
+    Json match = Json::object();
+    auto list = [&](const char* key, const std::vector<std::string>& values) {
+      if (!values.empty()) match[key] = values;
+    };
+    list("agent", rule.agents);
+    list("tool", rule.tools);
+    list("tier", rule.tiers);
+    list("objective", rule.objectives);
+    if (!rule.risks.empty()) {
+      Json risks = Json::array();
+      for (RiskClass risk : rule.risks) risks.push_back(std::string(to_string(risk)));
+      match["risk"] = risks;
+    }
+    for (const auto& condition : rule.args) match["args"][condition.path][condition.op] = condition.value;
+    if (rule.cost_above) match["cost_usd"]["gt"] = *rule.cost_above;
+    if (rule.cost_at_most) match["cost_usd"]["lte"] = *rule.cost_at_most;
+    Json out = {{"name", rule.name}, {"line", rule.line}, {"match", match}, {"decision", name(rule.decision)},
+                {"reason", rule.reason}};
+    if (rule.timeout >= 0) out["timeout_ms"] = rule.timeout;
+    if (!rule.on_timeout.empty()) out["on_timeout"] = rule.on_timeout;
+    rules.push_back(std::move(out));
+  }
+  return {{"defaults",
+           {{"read", name(config.default_read)},
+            {"write", name(config.default_write)},
+            {"irreversible", name(config.default_irreversible)},
+            {"model", name(config.default_model)}}},
+          {"approvals", {{"timeout_ms", config.approval_timeout}, {"on_timeout", config.on_timeout}}},
+          {"plans", {{"require_approval", config.plans_require_approval}}},
+          {"rules", rules}};
+}
+
 }  // namespace cadre

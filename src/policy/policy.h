@@ -86,6 +86,9 @@ struct PolicyConfig {
   std::vector<PolicyRule> rules;
 };
 
+// The rules and defaults in force, as the API shows them.
+Json to_json(const PolicyConfig& config);
+
 // Parses policies.yaml; every problem goes to `diagnostics` with its line.
 // An empty file is the defaults.
 PolicyConfig parse_policies(std::string_view text, const std::string& file,

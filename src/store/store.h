@@ -188,6 +188,125 @@ struct StoreStats {
   int64_t commits = 0;              // write operations inside them (commits, claims, ...)
 };
 
+// --- API tokens and sessions ---
+// The workspace server's callers (server/auth.h). A token or a session id
+// reaches the store only as its SHA-256 hash; no raw value is ever stored.
+
+struct ApiTokenRecord {
+  std::string name;        // [a-z0-9_.-]{1,64}
+  std::string token_hash;  // SHA-256 hex of the token
+  std::string created_by;  // "operator:USER"
+  TimeMs created_at = 0;
+  TimeMs last_used_at = 0;  // 0: never; written at most once a minute
+  TimeMs revoked_at = 0;    // 0: active
+};
+
+// A browser session opened with a token; it ends when the token is revoked.
+struct ApiSessionRecord {
+  std::string session_hash;  // SHA-256 hex of the cookie's value
+  std::string token_hash;    // the token that opened it
+  std::string csrf_hash;     // SHA-256 hex of the session's CSRF token
+  TimeMs created_at = 0;
+  TimeMs expires_at = 0;
+};
+
+// A session as found, with the token it belongs to.
+struct ApiSessionWithToken {
+  ApiSessionRecord session;
+  ApiTokenRecord token;
+};
+// --- end of API tokens and sessions ---
+
+// --- metrics: manual work, outcome checks, aggregates ---
+// What server/metrics.h computes the metrics that compound from. Every
+// aggregate reads a window [from, to) through an index, never the history.
+// Work Cadre does for itself is not the operator's work and is left out of
+// every aggregate: objectives owned by "memory" (compaction) or by
+// "revalidate:AGENT" (outcome checks).
+
+// Work the operator did by hand (`cadre log-manual`, the workspace UI).
+struct ManualWorkRecord {
+  std::string id;             // "man_..."
+  std::string description;
+  std::string agent;          // the agent whose kind of work it is; "" for none
+  int64_t minutes = 0;        // how long it took; 0: not said
+  std::string logged_by;      // "operator:USER", "api:TOKEN"
+  TimeMs at = 0;              // when the work was done
+};
+
+// Manual work in a window, by agent ("" for work of no agent).
+struct ManualWorkTotals {
+  std::string agent;
+  int64_t entries = 0;
+  int64_t minutes = 0;
+};
+
+// A re-validation of an agent's outcome `horizon` after it succeeded.
+// States: pending, passed, failed (the check ran and the outcome no longer
+// holds), error (the check could not run: the tool failed, a template broke).
+struct OutcomeCheckRecord {
+  std::string objective_id;   // the outcome re-validated
+  std::string horizon;        // "30d"
+  int64_t horizon_ms = 0;
+  std::string agent;
+  TimeMs due_at = 0;
+  std::string state = "pending";
+  TimeMs checked_at = 0;      // 0 while pending
+  std::string detail;         // why it failed, or what the check saw
+  std::string check_objective_id;  // the objective whose task runs the check
+};
+
+// Outcome checks by agent and horizon: those recorded in the window, and
+// those still pending (whenever due).
+struct OutcomeCheckCounts {
+  std::string agent;
+  std::string horizon;
+  int64_t horizon_ms = 0;
+  int64_t passed = 0;
+  int64_t failed = 0;
+  int64_t errors = 0;
+  int64_t pending = 0;
+};
+
+// Objectives of one owner ("AGENT", "playbook:NAME", "planner") in a window.
+struct OwnerOutcomes {
+  std::string owner;
+  int64_t started = 0;        // created in the window, in any state
+  int64_t succeeded = 0;      // finished in the window, by final state
+  int64_t failed = 0;
+  int64_t cancelled = 0;
+  // Time to complete (finished_at - created_at) of those that succeeded.
+  int64_t duration_sum_ms = 0;
+  int64_t duration_p50_ms = 0;  // nearest rank; 0 when none succeeded
+  int64_t duration_p90_ms = 0;
+  int64_t duration_max_ms = 0;
+};
+
+struct ObjectiveOutcomes {
+  std::vector<OwnerOutcomes> owners;  // by owner
+  OwnerOutcomes overall;              // all owners together (owner "")
+};
+
+// A human stepping in on one owner's work in a window. An approval item
+// counts for its agent, or for its objective's owner when it has none.
+struct OwnerInterventions {
+  std::string owner;
+  int64_t approvals = 0;      // items answered by a human (approve or reject) as proposed
+  int64_t edits = 0;          // items approved with edited arguments
+  int64_t resolutions = 0;    // uncertain steps decided (approve/redo/reject, `cadre resolve`)
+  int64_t retries = 0;        // failed or cancelled runs retried
+};
+
+// What the objectives of one owner that finished in a window cost.
+struct OwnerCosts {
+  std::string owner;
+  double model_usd = 0;       // call.cost_usd of their model steps
+  int64_t model_calls = 0;
+  int64_t journal_bytes = 0;  // inputs and outputs of all their steps
+  std::map<std::string, int64_t> tool_calls;  // attempts of their tool steps, by tool name
+};
+// --- end of metrics ---
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -303,6 +422,62 @@ class Store {
 
   // --- the hash-chained audit log (audit_store.h) ---
   virtual AuditStore& audit() = 0;
+
+  // --- API tokens and sessions (server/auth.h; hashes only, never values) ---
+  // Each write appends `audit`, when given, in the same transaction.
+  // Adds a token; a revoked token of the same name is replaced.
+  // kAlreadyExists when an active token has that name.
+  virtual Status put_api_token(const ApiTokenRecord& token, const AuditEntry* audit = nullptr) = 0;
+  // The token with this hash (active or revoked), if any.
+  virtual Result<std::optional<ApiTokenRecord>> api_token_by_hash(
+      const std::string& token_hash) = 0;
+  // Every token, active and revoked, by name.
+  virtual Result<std::vector<ApiTokenRecord>> api_tokens() = 0;
+  // Revokes the active token `name` and deletes its sessions; returns how
+  // many sessions ended. kNotFound when no active token has that name.
+  virtual Result<int> revoke_api_token(const std::string& name, TimeMs now,
+                                       const AuditEntry* audit = nullptr) = 0;
+  // Sets the token's last_used_at to `at` unless it is newer than `at - min_interval_ms`.
+  virtual Status touch_api_token(const std::string& token_hash, TimeMs at,
+                                 int64_t min_interval_ms) = 0;
+  // Adds a session for its token, if that token is still active
+  // (kFailedPrecondition otherwise); deletes sessions expired by its
+  // created_at, and the token's oldest beyond `max_per_token`.
+  virtual Status put_api_session(const ApiSessionRecord& session, int max_per_token,
+                                 const AuditEntry* audit = nullptr) = 0;
+  // The session with this hash and its token, if both exist and the token
+  // is active (the caller checks expires_at).
+  virtual Result<std::optional<ApiSessionWithToken>> api_session(
+      const std::string& session_hash) = 0;
+  // Replaces a session's CSRF hash; false when the session is gone.
+  virtual Result<bool> set_api_session_csrf(const std::string& session_hash,
+                                            const std::string& csrf_hash) = 0;
+  // Deletes a session; false when there was none (then nothing is audited).
+  virtual Result<bool> delete_api_session(const std::string& session_hash,
+                                          const AuditEntry* audit = nullptr) = 0;
+  // Deletes every session expired by `now`; returns how many.
+  virtual Result<int> delete_expired_api_sessions(TimeMs now) = 0;
+  // --- end of API tokens and sessions ---
+
+  // --- metrics: manual work, outcome checks, aggregates (see the records above) ---
+  // Records manual work, appending `audit` in the same transaction.
+  virtual Status log_manual_work(const ManualWorkRecord& work, const AuditEntry* audit = nullptr) = 0;
+  // Manual work done in [from, to), newest first.
+  virtual Result<std::vector<ManualWorkRecord>> list_manual_work(TimeMs from, TimeMs to, int limit) = 0;
+  virtual Result<std::vector<ManualWorkTotals>> manual_work_totals(TimeMs from, TimeMs to) = 0;
+  // Adds checks that do not exist yet (by objective and horizon); existing ones are kept.
+  virtual Status schedule_outcome_checks(const std::vector<OutcomeCheckRecord>& checks) = 0;
+  // Records a check's result (passed, failed or error). Recording the same
+  // result again changes nothing; kNotFound when the check was never scheduled.
+  virtual Status record_outcome_check(const std::string& objective_id, const std::string& horizon,
+                                      const std::string& state, const std::string& detail, TimeMs at) = 0;
+  // The checks of one objective, by due time.
+  virtual Result<std::vector<OutcomeCheckRecord>> outcome_checks(const std::string& objective_id) = 0;
+  virtual Result<std::vector<OutcomeCheckCounts>> outcome_check_counts(TimeMs from, TimeMs to) = 0;
+  virtual Result<ObjectiveOutcomes> objective_outcomes(TimeMs from, TimeMs to) = 0;
+  virtual Result<std::vector<OwnerInterventions>> interventions(TimeMs from, TimeMs to) = 0;
+  virtual Result<std::vector<OwnerCosts>> outcome_costs(TimeMs from, TimeMs to) = 0;
+  // --- end of metrics ---
 
   virtual StoreStats stats() const = 0;
 };

@@ -548,7 +548,7 @@ modles: {}
       "cadre.yaml:5:12: kernel.workers: must be between 1 and 1024, got 0",
       "cadre.yaml:7:14: kernel.heartbeat: heartbeat (10s) must be shorter than lease (5s)",
       "cadre.yaml:8:3: kernel.poll_intervall: unknown field (did you mean 'poll_interval'?)",
-      "cadre.yaml:10:9: server.port: must be between 1 and 65535, got 70000",
+      "cadre.yaml:10:9: server.port: must be between 0 and 65535, got 70000",
       "cadre.yaml:12:33: tools.file.write.rate_per_second: must be between 0 and 1000000000, got "
       "-1",
       "cadre.yaml:12:44: tools.file.write.burst: must be between 1 and 1000000, got 0",

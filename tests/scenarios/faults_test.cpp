@@ -455,9 +455,10 @@ TEST(Faults, ADatabaseThatCannotGrowReportsTheFullDiskAndLosesNothing) {
   NamespaceScript script(dir.path());
   script.run(std::string(kWorkspaceOnTmpfs) + R"SH(
 dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null
-step full_run "$C" -w "$WS" run save --input name=late
-# Larger than the slack a database and its WAL keep for reuse: it must grow.
+# Larger than the slack a database and its WAL keep for reuse (a WAL just
+# checkpointed is written again from its start): each write must grow a file.
 PAD=$(head -c 120000 /dev/zero | tr '\0' x)
+step full_run "$C" -w "$WS" run save --input "name=late$PAD"
 step full_emit "$C" -w "$WS" emit ping --data "{\"pad\": \"$PAD\"}"
 alive $SP; record alive_when_full $?
 step ls_full "$C" -w "$WS" ls objectives --json

@@ -330,10 +330,90 @@ CREATE TABLE connector_state (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 6: the workspace server's API tokens and browser sessions (stored
+// as SHA-256 hashes, never as given). A session belongs to its token's hash,
+// not its name, so a token made again under a revoked name inherits none.
+constexpr std::string_view kV6 = R"sql(
+CREATE TABLE api_tokens (
+  name TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  last_used_at INTEGER NOT NULL DEFAULT 0,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE api_sessions (
+  session_hash TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  csrf_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX api_sessions_token ON api_sessions(token_hash);
+CREATE INDEX api_sessions_expiry ON api_sessions(expires_at);
+)sql";
+
+// Version 7: what the metrics that compound need besides the journal (see
+// server/metrics.h for the definitions).
+// - manual_work: work the operator did by hand (`cadre log-manual`, the UI),
+//   the other side of automation coverage.
+// - outcome_checks: an agent outcome re-validated at each horizon of its
+//   `success.revalidate.after` (30d and 90d by default); `check_objective_id`
+//   is the objective whose outcome_check tasks run them.
+// - objective_retries: one row each time a failed or cancelled run is
+//   retried. Written by a trigger so that every way of retrying (`cadre
+//   retry`, the API) is counted; it fires only on that transition, never on
+//   the kernel's hot path.
+// - Indexes so that every metric reads its window, not the history:
+//   objectives by creation and by end, approvals by answer time.
+constexpr std::string_view kV7 = R"sql(
+CREATE TABLE manual_work (
+  id TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  agent TEXT NOT NULL DEFAULT '',
+  minutes INTEGER NOT NULL DEFAULT 0,
+  logged_by TEXT NOT NULL,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX manual_work_at ON manual_work(at);
+
+CREATE TABLE outcome_checks (
+  objective_id TEXT NOT NULL,
+  horizon TEXT NOT NULL,
+  horizon_ms INTEGER NOT NULL,
+  agent TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  checked_at INTEGER NOT NULL DEFAULT 0,
+  detail TEXT NOT NULL DEFAULT '',
+  check_objective_id TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (objective_id, horizon)
+) WITHOUT ROWID;
+CREATE INDEX outcome_checks_due ON outcome_checks(due_at) WHERE state = 'pending';
+CREATE INDEX outcome_checks_checked ON outcome_checks(checked_at) WHERE checked_at > 0;
+
+CREATE TABLE objective_retries (
+  objective_id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX objective_retries_at ON objective_retries(at);
+CREATE TRIGGER objective_retried AFTER UPDATE OF state ON objectives
+WHEN old.state IN ('failed', 'cancelled') AND new.state IN ('running', 'uncertain')
+BEGIN
+  INSERT INTO objective_retries (objective_id, owner, at) VALUES (new.id, new.owner, new.updated_at);
+END;
+
+CREATE INDEX objectives_created ON objectives(created_at);
+CREATE INDEX objectives_finished ON objectives(finished_at) WHERE finished_at > 0;
+CREATE INDEX approvals_answered ON approvals(answered_at) WHERE answered_at > 0;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all = {kV1, kV2, kV3, kV4, kV5};
+  static const std::vector<std::string_view> all = {kV1, kV2, kV3, kV4, kV5, kV6, kV7};
   return all;
 }
 

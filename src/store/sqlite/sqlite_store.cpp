@@ -1524,4 +1524,572 @@ StoreStats SqliteStore::stats() const {
   return {writer_->transactions(), writer_->operations()};
 }
 
+// --- API tokens and sessions ---
+
+namespace {
+
+constexpr std::string_view kApiTokenColumns =
+    "name, token_hash, created_by, created_at, last_used_at, revoked_at";
+
+ApiTokenRecord api_token_from_row(const Stmt& s, int first = 0) {
+  ApiTokenRecord t;
+  t.name = s.text_at(first);
+  t.token_hash = s.text_at(first + 1);
+  t.created_by = s.text_at(first + 2);
+  t.created_at = s.int_at(first + 3);
+  t.last_used_at = s.int_at(first + 4);
+  t.revoked_at = s.int_at(first + 5);
+  return t;
+}
+
+}  // namespace
+
+Status SqliteStore::put_api_token(const ApiTokenRecord& token, const AuditEntry* audit) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        // A revoked token's row gives way to the new one; an active one stays.
+        PREPARE(
+            put, db,
+            "INSERT INTO api_tokens (name, token_hash, created_by, created_at, last_used_at, "
+            "revoked_at) "
+            "VALUES (?1, ?2, ?3, ?4, 0, 0) "
+            "ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, "
+            "created_by = excluded.created_by, created_at = excluded.created_at, last_used_at = 0, "
+            "revoked_at = 0 WHERE api_tokens.revoked_at > 0");
+        put->bind(1, token.name)
+            .bind(2, token.token_hash)
+            .bind(3, token.created_by)
+            .bind(4, token.created_at);
+        CADRE_RETURN_IF_ERROR(put->run());
+        if (db.changes() == 0) {
+          return Status::AlreadyExists("token " + token.name +
+                                       " exists (revoke it first: cadre token revoke " +
+                                       token.name + ")");
+        }
+        if (audit) {
+          AuditEntry entry = *audit;
+          CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+        }
+        return true;
+      })
+      .status();
+}
+
+Result<std::optional<ApiTokenRecord>> SqliteStore::api_token_by_hash(
+    const std::string& token_hash) {
+  using Row = std::optional<ApiTokenRecord>;
+  return read<Row>([&](SqliteDb& db) -> Result<Row> {
+    PREPARE(sel, db,
+            sql_with("SELECT ", kApiTokenColumns, " FROM api_tokens WHERE token_hash = ?1"));
+    sel->bind(1, token_hash);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Row();
+    return Row(api_token_from_row(sel));
+  });
+}
+
+Result<std::vector<ApiTokenRecord>> SqliteStore::api_tokens() {
+  using Rows = std::vector<ApiTokenRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db, sql_with("SELECT ", kApiTokenColumns, " FROM api_tokens ORDER BY name"));
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(api_token_from_row(sel));
+    }
+    return rows;
+  });
+}
+
+Result<int> SqliteStore::revoke_api_token(const std::string& name, TimeMs now,
+                                          const AuditEntry* audit) {
+  return writer_->run<int>([&](SqliteDb& db) -> Result<int> {
+    PREPARE(revoke, db, "UPDATE api_tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at = 0");
+    revoke->bind(1, name).bind(2, std::max<TimeMs>(now, 1));
+    CADRE_RETURN_IF_ERROR(revoke->run());
+    if (db.changes() == 0) {
+      PREPARE(known, db, "SELECT 1 FROM api_tokens WHERE name = ?1");
+      known->bind(1, name);
+      CADRE_ASSIGN_OR_RETURN(bool revoked_before, known->step());
+      return Status::NotFound(revoked_before ? "token " + name + " is already revoked"
+                                             : "there is no token " + name + " (cadre token ls)");
+    }
+    PREPARE(end, db,
+            "DELETE FROM api_sessions WHERE token_hash = (SELECT token_hash FROM api_tokens WHERE "
+            "name = ?1)");
+    end->bind(1, name);
+    CADRE_RETURN_IF_ERROR(end->run());
+    const int ended = static_cast<int>(db.changes());
+    if (audit) {
+      AuditEntry entry = *audit;
+      CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+    }
+    return ended;
+  });
+}
+
+Status SqliteStore::touch_api_token(const std::string& token_hash, TimeMs at,
+                                    int64_t min_interval_ms) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(
+            touch, db,
+            "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 AND last_used_at <= ?3");
+        touch->bind(1, token_hash).bind(2, at).bind(3, at - min_interval_ms);
+        CADRE_RETURN_IF_ERROR(touch->run());
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::put_api_session(const ApiSessionRecord& session, int max_per_token,
+                                    const AuditEntry* audit) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        // Expired sessions go as new ones come, a few at a time.
+        PREPARE(
+            purge, db,
+            "DELETE FROM api_sessions WHERE session_hash IN (SELECT session_hash FROM api_sessions "
+            "WHERE expires_at <= ?1 ORDER BY expires_at LIMIT 64)");
+        purge->bind(1, session.created_at);
+        CADRE_RETURN_IF_ERROR(purge->run());
+        // Checked in the same transaction, so a revocation cannot slip in
+        // between the caller's check of the token and this insert.
+        PREPARE(put, db,
+                "INSERT INTO api_sessions (session_hash, token_hash, csrf_hash, created_at, "
+                "expires_at) "
+                "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS "
+                "(SELECT 1 FROM api_tokens WHERE token_hash = ?2 AND revoked_at = 0)");
+        put->bind(1, session.session_hash)
+            .bind(2, session.token_hash)
+            .bind(3, session.csrf_hash)
+            .bind(4, session.created_at)
+            .bind(5, session.expires_at);
+        CADRE_RETURN_IF_ERROR(put->run());
+        if (db.changes() == 0) return Status::FailedPrecondition("invalid token");
+        PREPARE(oldest, db,
+                "DELETE FROM api_sessions WHERE token_hash = ?1 AND session_hash NOT IN "
+                "(SELECT session_hash FROM api_sessions WHERE token_hash = ?1 "
+                "ORDER BY created_at DESC, session_hash LIMIT ?2)");
+        oldest->bind(1, session.token_hash).bind(2, std::max(max_per_token, 1));
+        CADRE_RETURN_IF_ERROR(oldest->run());
+        if (audit) {
+          AuditEntry entry = *audit;
+          CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+        }
+        return true;
+      })
+      .status();
+}
+
+Result<std::optional<ApiSessionWithToken>> SqliteStore::api_session(
+    const std::string& session_hash) {
+  using Row = std::optional<ApiSessionWithToken>;
+  return read<Row>([&](SqliteDb& db) -> Result<Row> {
+    PREPARE(sel, db,
+            "SELECT s.session_hash, s.token_hash, s.csrf_hash, s.created_at, s.expires_at, "
+            "t.name, t.token_hash, t.created_by, t.created_at, t.last_used_at, t.revoked_at "
+            "FROM api_sessions s JOIN api_tokens t ON t.token_hash = s.token_hash "
+            "WHERE s.session_hash = ?1 AND t.revoked_at = 0");
+    sel->bind(1, session_hash);
+    CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+    if (!row) return Row();
+    ApiSessionWithToken found;
+    found.session.session_hash = sel->text_at(0);
+    found.session.token_hash = sel->text_at(1);
+    found.session.csrf_hash = sel->text_at(2);
+    found.session.created_at = sel->int_at(3);
+    found.session.expires_at = sel->int_at(4);
+    found.token = api_token_from_row(sel, 5);
+    return Row(std::move(found));
+  });
+}
+
+Result<bool> SqliteStore::set_api_session_csrf(const std::string& session_hash,
+                                               const std::string& csrf_hash) {
+  return writer_->run<bool>([&](SqliteDb& db) -> Result<bool> {
+    PREPARE(up, db, "UPDATE api_sessions SET csrf_hash = ?2 WHERE session_hash = ?1");
+    up->bind(1, session_hash).bind(2, csrf_hash);
+    CADRE_RETURN_IF_ERROR(up->run());
+    return db.changes() > 0;
+  });
+}
+
+Result<bool> SqliteStore::delete_api_session(const std::string& session_hash,
+                                             const AuditEntry* audit) {
+  return writer_->run<bool>([&](SqliteDb& db) -> Result<bool> {
+    PREPARE(del, db, "DELETE FROM api_sessions WHERE session_hash = ?1");
+    del->bind(1, session_hash);
+    CADRE_RETURN_IF_ERROR(del->run());
+    if (db.changes() == 0) return false;
+    if (audit) {
+      AuditEntry entry = *audit;
+      CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+    }
+    return true;
+  });
+}
+
+Result<int> SqliteStore::delete_expired_api_sessions(TimeMs now) {
+  return writer_->run<int>([&](SqliteDb& db) -> Result<int> {
+    PREPARE(del, db, "DELETE FROM api_sessions WHERE expires_at <= ?1");
+    del->bind(1, now);
+    CADRE_RETURN_IF_ERROR(del->run());
+    return static_cast<int>(db.changes());
+  });
+}
+
+// --- end of API tokens and sessions ---
+
+// --- metrics: manual work, outcome checks, aggregates ---
+// Each aggregate reads its window through an index (schema v7): objectives
+// by created_at or finished_at, approvals by answered_at, manual work and
+// retries by time, outcome checks by checked_at; the costs join the
+// objectives of the window to their tasks and steps by primary key.
+
+namespace {
+
+// Objectives Cadre runs for itself are not the operator's work (store.h).
+std::string not_system_owner(std::string_view column) {
+  std::string c(column);
+  return "(" + c + " <> 'memory' AND substr(" + c + ", 1, 11) <> 'revalidate:')";
+}
+
+ManualWorkRecord manual_work_from_row(const Stmt& s) {
+  return {s.text_at(0), s.text_at(1), s.text_at(2), s.int_at(3), s.text_at(4), s.int_at(5)};
+}
+
+OutcomeCheckRecord outcome_check_from_row(const Stmt& s) {
+  OutcomeCheckRecord c;
+  c.objective_id = s.text_at(0);
+  c.horizon = s.text_at(1);
+  c.horizon_ms = s.int_at(2);
+  c.agent = s.text_at(3);
+  c.due_at = s.int_at(4);
+  c.state = s.text_at(5);
+  c.checked_at = s.int_at(6);
+  c.detail = s.text_at(7);
+  c.check_objective_id = s.text_at(8);
+  return c;
+}
+
+// Nearest-rank p50 and p90 of the time to complete of succeeded objectives
+// finished in [?1, ?2), by owner (or over all owners when `by_owner` is false):
+// rows (owner, duration, rank), only those at the two ranks.
+std::string duration_percentiles_sql(bool by_owner) {
+  const std::string partition = by_owner ? "PARTITION BY owner " : "";
+  return "SELECT owner, d, rn, n FROM (SELECT " + std::string(by_owner ? "owner" : "''") +
+         " AS owner, finished_at - created_at AS d, "
+         "row_number() OVER (" + partition + "ORDER BY finished_at - created_at) AS rn, "
+         "count(*) OVER (" + partition + ") AS n FROM objectives "
+         "WHERE finished_at > 0 AND finished_at >= ?1 AND finished_at < ?2 AND state = 'succeeded' AND " +
+         not_system_owner("owner") + ") WHERE rn = (n * 50 + 99) / 100 OR rn = (n * 90 + 99) / 100";
+}
+
+}  // namespace
+
+Status SqliteStore::log_manual_work(const ManualWorkRecord& work, const AuditEntry* audit) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(ins, db,
+                "INSERT INTO manual_work (id, description, agent, minutes, logged_by, at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING");
+        ins->bind(1, work.id).bind(2, work.description).bind(3, work.agent).bind(4, work.minutes);
+        ins->bind(5, work.logged_by).bind(6, work.at);
+        CADRE_RETURN_IF_ERROR(ins->run());
+        if (db.changes() == 0) return Status::AlreadyExists("manual work " + work.id + " is already logged");
+        if (audit) {
+          AuditEntry entry = *audit;
+          CADRE_RETURN_IF_ERROR(append_audit_entry(db, entry));
+        }
+        return true;
+      })
+      .status();
+}
+
+Result<std::vector<ManualWorkRecord>> SqliteStore::list_manual_work(TimeMs from, TimeMs to, int limit) {
+  using Rows = std::vector<ManualWorkRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT id, description, agent, minutes, logged_by, at FROM manual_work "
+            "WHERE at >= ?1 AND at < ?2 ORDER BY at DESC, id DESC LIMIT ?3");
+    sel->bind(1, from).bind(2, to).bind(3, limit);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(manual_work_from_row(sel));
+    }
+    return rows;
+  });
+}
+
+Result<std::vector<ManualWorkTotals>> SqliteStore::manual_work_totals(TimeMs from, TimeMs to) {
+  using Rows = std::vector<ManualWorkTotals>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT agent, count(*), coalesce(sum(minutes), 0) FROM manual_work "
+            "WHERE at >= ?1 AND at < ?2 GROUP BY agent ORDER BY agent");
+    sel->bind(1, from).bind(2, to);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back({sel->text_at(0), sel->int_at(1), sel->int_at(2)});
+    }
+    return rows;
+  });
+}
+
+Status SqliteStore::schedule_outcome_checks(const std::vector<OutcomeCheckRecord>& checks) {
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        for (const auto& c : checks) {
+          // Prepared again for each row: the cache hands it back reset.
+          PREPARE(ins, db,
+                  "INSERT INTO outcome_checks (objective_id, horizon, horizon_ms, agent, due_at, state, "
+                  "checked_at, detail, check_objective_id) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, '', ?6) "
+                  "ON CONFLICT (objective_id, horizon) DO NOTHING");
+          ins->bind(1, c.objective_id).bind(2, c.horizon).bind(3, c.horizon_ms).bind(4, c.agent);
+          ins->bind(5, c.due_at).bind(6, c.check_objective_id);
+          CADRE_RETURN_IF_ERROR(ins->run());
+        }
+        return true;
+      })
+      .status();
+}
+
+Status SqliteStore::record_outcome_check(const std::string& objective_id, const std::string& horizon,
+                                         const std::string& state, const std::string& detail, TimeMs at) {
+  if (state != "passed" && state != "failed" && state != "error") {
+    return Status::InvalidArgument("an outcome check ends passed, failed or error, not '" + state + "'");
+  }
+  return writer_
+      ->run<bool>([&](SqliteDb& db) -> Result<bool> {
+        PREPARE(upd, db,
+                "UPDATE outcome_checks SET state = ?1, detail = ?2, checked_at = ?3 "
+                "WHERE objective_id = ?4 AND horizon = ?5 AND state = 'pending'");
+        upd->bind(1, state).bind(2, detail).bind(3, at).bind(4, objective_id).bind(5, horizon);
+        CADRE_RETURN_IF_ERROR(upd->run());
+        if (db.changes() > 0) return true;
+        // Already recorded (a replayed step): the first result stands.
+        PREPARE(exists, db, "SELECT 1 FROM outcome_checks WHERE objective_id = ?1 AND horizon = ?2");
+        exists->bind(1, objective_id).bind(2, horizon);
+        CADRE_ASSIGN_OR_RETURN(bool row, exists->step());
+        if (!row) {
+          return Status::NotFound("no outcome check of " + objective_id + " at " + horizon + " was scheduled");
+        }
+        return true;
+      })
+      .status();
+}
+
+Result<std::vector<OutcomeCheckRecord>> SqliteStore::outcome_checks(const std::string& objective_id) {
+  using Rows = std::vector<OutcomeCheckRecord>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT objective_id, horizon, horizon_ms, agent, due_at, state, checked_at, detail, "
+            "check_objective_id FROM outcome_checks WHERE objective_id = ?1 ORDER BY due_at, horizon");
+    sel->bind(1, objective_id);
+    Rows rows;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      rows.push_back(outcome_check_from_row(sel));
+    }
+    return rows;
+  });
+}
+
+Result<std::vector<OutcomeCheckCounts>> SqliteStore::outcome_check_counts(TimeMs from, TimeMs to) {
+  using Rows = std::vector<OutcomeCheckCounts>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    PREPARE(sel, db,
+            "SELECT agent, horizon, max(horizon_ms), sum(state = 'passed'), sum(state = 'failed'), "
+            "sum(state = 'error'), 0 FROM outcome_checks "
+            "WHERE checked_at > 0 AND checked_at >= ?1 AND checked_at < ?2 GROUP BY agent, horizon "
+            "UNION ALL "
+            "SELECT agent, horizon, max(horizon_ms), 0, 0, 0, count(*) FROM outcome_checks "
+            "WHERE state = 'pending' GROUP BY agent, horizon");
+    sel->bind(1, from).bind(2, to);
+    std::map<std::pair<std::string, std::string>, OutcomeCheckCounts> by_key;
+    while (true) {
+      CADRE_ASSIGN_OR_RETURN(bool row, sel->step());
+      if (!row) break;
+      OutcomeCheckCounts& c = by_key[{sel->text_at(0), sel->text_at(1)}];
+      c.agent = sel->text_at(0);
+      c.horizon = sel->text_at(1);
+      c.horizon_ms = std::max(c.horizon_ms, sel->int_at(2));
+      c.passed += sel->int_at(3);
+      c.failed += sel->int_at(4);
+      c.errors += sel->int_at(5);
+      c.pending += sel->int_at(6);
+    }
+    Rows rows;
+    for (auto& [key, counts] : by_key) rows.push_back(std::move(counts));
+    return rows;
+  });
+}
+
+Result<ObjectiveOutcomes> SqliteStore::objective_outcomes(TimeMs from, TimeMs to) {
+  return read<ObjectiveOutcomes>([&](SqliteDb& db) -> Result<ObjectiveOutcomes> {
+    std::map<std::string, OwnerOutcomes> by_owner;
+    auto owner = [&](const std::string& name) -> OwnerOutcomes& {
+      OwnerOutcomes& o = by_owner[name];
+      o.owner = name;
+      return o;
+    };
+    {
+      PREPARE(started, db,
+              "SELECT owner, count(*) FROM objectives WHERE created_at >= ?1 AND created_at < ?2 AND " +
+                  not_system_owner("owner") + " GROUP BY owner");
+      started->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, started->step());
+        if (!row) break;
+        owner(started->text_at(0)).started = started->int_at(1);
+      }
+    }
+    {
+      PREPARE(finished, db,
+              "SELECT owner, state, count(*), sum(finished_at - created_at), max(finished_at - created_at) "
+              "FROM objectives WHERE finished_at > 0 AND finished_at >= ?1 AND finished_at < ?2 AND " +
+                  not_system_owner("owner") + " GROUP BY owner, state");
+      finished->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, finished->step());
+        if (!row) break;
+        OwnerOutcomes& o = owner(finished->text_at(0));
+        const std::string state = finished->text_at(1);
+        if (state == "succeeded") {
+          o.succeeded = finished->int_at(2);
+          o.duration_sum_ms = finished->int_at(3);
+          o.duration_max_ms = finished->int_at(4);
+        } else if (state == "failed") {
+          o.failed = finished->int_at(2);
+        } else if (state == "cancelled") {
+          o.cancelled = finished->int_at(2);
+        }
+      }
+    }
+    ObjectiveOutcomes out;
+    for (bool by_owner_rank : {true, false}) {
+      PREPARE(ranks, db, duration_percentiles_sql(by_owner_rank));
+      ranks->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, ranks->step());
+        if (!row) break;
+        OwnerOutcomes& o = by_owner_rank ? owner(ranks->text_at(0)) : out.overall;
+        const int64_t d = ranks->int_at(1), rn = ranks->int_at(2), n = ranks->int_at(3);
+        if (rn == (n * 50 + 99) / 100) o.duration_p50_ms = d;
+        if (rn == (n * 90 + 99) / 100) o.duration_p90_ms = d;
+      }
+    }
+    for (auto& [name, o] : by_owner) {
+      out.overall.started += o.started;
+      out.overall.succeeded += o.succeeded;
+      out.overall.failed += o.failed;
+      out.overall.cancelled += o.cancelled;
+      out.overall.duration_sum_ms += o.duration_sum_ms;
+      out.overall.duration_max_ms = std::max(out.overall.duration_max_ms, o.duration_max_ms);
+      out.owners.push_back(std::move(o));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<OwnerInterventions>> SqliteStore::interventions(TimeMs from, TimeMs to) {
+  using Rows = std::vector<OwnerInterventions>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    std::map<std::string, OwnerInterventions> by_owner;
+    {
+      PREPARE(answers, db,
+              "SELECT coalesce(nullif(a.agent, ''), o.owner, '') AS who, "
+              "sum(a.kind <> 'uncertain' AND NOT (a.state = 'approved' AND "
+              "json_extract(a.answer, '$.args') IS NOT NULL)), "
+              "sum(a.kind <> 'uncertain' AND a.state = 'approved' AND json_extract(a.answer, '$.args') IS NOT NULL), "
+              "sum(a.kind = 'uncertain') "
+              "FROM approvals a LEFT JOIN objectives o ON o.id = a.objective_id "
+              "WHERE a.answered_at > 0 AND a.answered_at >= ?1 AND a.answered_at < ?2 "
+              "AND a.state <> 'pending' AND a.answered_by <> 'timeout' AND (o.owner IS NULL OR " +
+                  not_system_owner("o.owner") + ") GROUP BY who");
+      answers->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, answers->step());
+        if (!row) break;
+        OwnerInterventions& i = by_owner[answers->text_at(0)];
+        i.owner = answers->text_at(0);
+        i.approvals = answers->int_at(1);
+        i.edits = answers->int_at(2);
+        i.resolutions = answers->int_at(3);
+      }
+    }
+    {
+      PREPARE(retries, db,
+              "SELECT owner, count(*) FROM objective_retries WHERE at >= ?1 AND at < ?2 AND " +
+                  not_system_owner("owner") + " GROUP BY owner");
+      retries->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, retries->step());
+        if (!row) break;
+        OwnerInterventions& i = by_owner[retries->text_at(0)];
+        i.owner = retries->text_at(0);
+        i.retries = retries->int_at(1);
+      }
+    }
+    Rows rows;
+    for (auto& [name, i] : by_owner) rows.push_back(std::move(i));
+    return rows;
+  });
+}
+
+Result<std::vector<OwnerCosts>> SqliteStore::outcome_costs(TimeMs from, TimeMs to) {
+  using Rows = std::vector<OwnerCosts>;
+  return read<Rows>([&](SqliteDb& db) -> Result<Rows> {
+    const std::string objectives_of_window =
+        "FROM objectives o JOIN tasks t ON t.objective_id = o.id JOIN steps s ON s.task_id = t.id "
+        "WHERE o.finished_at > 0 AND o.finished_at >= ?1 AND o.finished_at < ?2 AND " +
+        not_system_owner("o.owner");
+    std::map<std::string, OwnerCosts> by_owner;
+    {
+      PREPARE(sums, db,
+              "SELECT o.owner, coalesce(sum(CASE WHEN s.kind = 'model' AND s.state = 'done' "
+              "THEN json_extract(s.output, '$.call.cost_usd') END), 0.0), "
+              "coalesce(sum(s.kind = 'model' AND s.state = 'done'), 0), "
+              "coalesce(sum(coalesce(length(CAST(s.input AS BLOB)), 0) + "
+              "coalesce(length(CAST(s.output AS BLOB)), 0)), 0) " +
+                  objectives_of_window + " GROUP BY o.owner");
+      sums->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, sums->step());
+        if (!row) break;
+        OwnerCosts& c = by_owner[sums->text_at(0)];
+        c.owner = sums->text_at(0);
+        c.model_usd = sums->double_at(1);
+        c.model_calls = sums->int_at(2);
+        c.journal_bytes = sums->int_at(3);
+      }
+    }
+    {
+      PREPARE(tools, db,
+              "SELECT o.owner, s.name, sum(max(s.attempts, 1)) " + objectives_of_window +
+                  " AND s.kind = 'tool' GROUP BY o.owner, s.name");
+      tools->bind(1, from).bind(2, to);
+      while (true) {
+        CADRE_ASSIGN_OR_RETURN(bool row, tools->step());
+        if (!row) break;
+        OwnerCosts& c = by_owner[tools->text_at(0)];
+        c.owner = tools->text_at(0);
+        c.tool_calls[tools->text_at(1)] = tools->int_at(2);
+      }
+    }
+    Rows rows;
+    for (auto& [name, c] : by_owner) rows.push_back(std::move(c));
+    return rows;
+  });
+}
+
+// --- end of metrics ---
+
 }  // namespace cadre

@@ -76,6 +76,36 @@ class SqliteStore final : public Store {
   Result<std::map<std::string, Json>> connector_states(const std::string& key) override;
   MemoryStore& memory() override { return *memory_; }
   AuditStore& audit() override { return *audit_; }
+  // --- API tokens and sessions ---
+  Status put_api_token(const ApiTokenRecord& token, const AuditEntry* audit = nullptr) override;
+  Result<std::optional<ApiTokenRecord>> api_token_by_hash(const std::string& token_hash) override;
+  Result<std::vector<ApiTokenRecord>> api_tokens() override;
+  Result<int> revoke_api_token(const std::string& name, TimeMs now,
+                               const AuditEntry* audit = nullptr) override;
+  Status touch_api_token(const std::string& token_hash, TimeMs at,
+                         int64_t min_interval_ms) override;
+  Status put_api_session(const ApiSessionRecord& session, int max_per_token,
+                         const AuditEntry* audit = nullptr) override;
+  Result<std::optional<ApiSessionWithToken>> api_session(const std::string& session_hash) override;
+  Result<bool> set_api_session_csrf(const std::string& session_hash,
+                                    const std::string& csrf_hash) override;
+  Result<bool> delete_api_session(const std::string& session_hash,
+                                  const AuditEntry* audit = nullptr) override;
+  Result<int> delete_expired_api_sessions(TimeMs now) override;
+  // --- end of API tokens and sessions ---
+  // --- metrics: manual work, outcome checks, aggregates ---
+  Status log_manual_work(const ManualWorkRecord& work, const AuditEntry* audit = nullptr) override;
+  Result<std::vector<ManualWorkRecord>> list_manual_work(TimeMs from, TimeMs to, int limit) override;
+  Result<std::vector<ManualWorkTotals>> manual_work_totals(TimeMs from, TimeMs to) override;
+  Status schedule_outcome_checks(const std::vector<OutcomeCheckRecord>& checks) override;
+  Status record_outcome_check(const std::string& objective_id, const std::string& horizon, const std::string& state,
+                              const std::string& detail, TimeMs at) override;
+  Result<std::vector<OutcomeCheckRecord>> outcome_checks(const std::string& objective_id) override;
+  Result<std::vector<OutcomeCheckCounts>> outcome_check_counts(TimeMs from, TimeMs to) override;
+  Result<ObjectiveOutcomes> objective_outcomes(TimeMs from, TimeMs to) override;
+  Result<std::vector<OwnerInterventions>> interventions(TimeMs from, TimeMs to) override;
+  Result<std::vector<OwnerCosts>> outcome_costs(TimeMs from, TimeMs to) override;
+  // --- end of metrics ---
   StoreStats stats() const override;
 
  private:
