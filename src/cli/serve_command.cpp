@@ -49,8 +49,7 @@ int cmd_serve(const GlobalOptions& global, const ServeArgs& args) {
   auto runtime = Runtime::open(*workspace, runtime_options);
   if (!runtime.ok()) return report_error(runtime.status());
   if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
-  Status started = (*runtime)->start();
-  if (!started.ok()) return report_error(started);
+  // The port first: when it is taken, nothing has run yet.
   std::unique_ptr<WorkspaceServer> server;
   if (!args.worker) {
     ServerOptions server_options;
@@ -59,16 +58,19 @@ int cmd_serve(const GlobalOptions& global, const ServeArgs& args) {
     ApiContext api{&(*runtime)->store(), &*workspace, &(*runtime)->memory(), nullptr, (*runtime)->secrets()};
     server = std::make_unique<WorkspaceServer>(api, server_options);
     Status listening = server->start();
-    if (!listening.ok()) {
-      (*runtime)->stop();
-      return report_error(listening);
-    }
+    if (!listening.ok()) return report_error(listening);
     const Json where = {{"url", "http://" + server_options.bind + ":" + std::to_string(server->port())},
                         {"port", server->port()},
                         {"pid", static_cast<int64_t>(getpid())}};
     std::ofstream out(server_file(*workspace), std::ios::trunc);
     out << dump_json(where) << "\n";
     if (!out) spdlog::warn("cannot write {}", server_file(*workspace).string());
+  }
+  Status started = (*runtime)->start();
+  if (!started.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(server_file(*workspace), ignored);
+    return report_error(started);
   }
   spdlog::info("cadre {} started in {} as {} ({} workers{})", triggers ? "serve" : "worker",
                workspace->root.string(), (*runtime)->kernel().worker_id(), workspace->config.kernel.workers,
