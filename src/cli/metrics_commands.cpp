@@ -124,8 +124,7 @@ int cmd_metrics(const GlobalOptions& global, int days, bool json, bool prometheu
   if (json && prometheus) return usage_error("metrics takes --json or --prometheus, not both");
   auto session = open_session(global);
   if (!session.ok()) return session_error(session.status());
-  MetricsOptions options;
-  options.days = days;
+  const MetricsOptions options = metrics_options(session->workspace, days);
   auto metrics = compute_metrics(*session->store, session->workspace, now_ms(), options);
   if (!metrics.ok()) return report_error(metrics.status());
   if (json) {

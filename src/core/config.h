@@ -91,6 +91,13 @@ struct MemoryConfig {
   DurationMs recency_half_life = 30LL * 24 * 3600 * 1000;
 };
 
+// The prices that turn quantities into cost per successful outcome (models
+// are priced by models.prices).
+struct MetricsConfig {
+  double storage_usd_per_gib = 0;     // a GiB of journal kept
+  double connector_usd_per_call = 0;  // one attempt of a connector's tool
+};
+
 struct WorkspaceConfig {
   std::string name = "workspace";
   StoreConfig store;
@@ -99,6 +106,7 @@ struct WorkspaceConfig {
   std::map<std::string, ToolLimits> tools;  // per-tool limits by tool name
   ModelsConfig models;
   MemoryConfig memory;
+  MetricsConfig metrics;
 };
 
 }  // namespace cadre

@@ -421,6 +421,17 @@ void read_memory(YamlReader& reader, const YamlField& section, MemoryConfig* mem
   }
 }
 
+void read_metrics(YamlReader& reader, const YamlField& section, MetricsConfig* metrics) {
+  auto map = reader.read_map(section, {"storage_usd_per_gib", "connector_usd_per_call"});
+  if (!map) return;
+  if (const auto* f = map->find("storage_usd_per_gib")) {
+    if (auto v = reader.as_number(*f, 0, 1e6)) metrics->storage_usd_per_gib = *v;
+  }
+  if (const auto* f = map->find("connector_usd_per_call")) {
+    if (auto v = reader.as_number(*f, 0, 1e6)) metrics->connector_usd_per_call = *v;
+  }
+}
+
 }  // namespace
 
 WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
@@ -433,7 +444,7 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
   YamlReader reader(file, diagnostics);
   try {
     auto map =
-        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools", "models", "memory"},
+        reader.read_map(*root, yaml_pos(*root), "", {"name", "store", "kernel", "server", "tools", "models", "memory", "metrics"},
                         {"connectors", "policies", "secrets", "agents"});
     if (!map) return config;
     if (const auto* f = map->find("name")) {
@@ -451,6 +462,7 @@ WorkspaceConfig load_config(std::string_view yaml_text, const std::string& file,
     if (const auto* f = map->find("tools")) read_tools(reader, *f, known_tools, &config.tools);
     if (const auto* f = map->find("models")) read_models(reader, *f, &config.models);
     if (const auto* f = map->find("memory")) read_memory(reader, *f, &config.memory);
+    if (const auto* f = map->find("metrics")) read_metrics(reader, *f, &config.metrics);
   } catch (const std::exception& e) {
     // yaml-cpp may throw on malformed nodes; never let it escape.
     reader.error({0, 0}, "", std::string("internal YAML error: ") + e.what());

@@ -318,7 +318,7 @@ class Routes {
   }
 
   ApiResponse metrics(const ApiRequest& r) {
-    MetricsOptions options;
+    MetricsOptions options = metrics_options(*c_.workspace);
     if (const std::string days = query_of(r, "days"); !days.empty()) {
       char* end = nullptr;
       options.days = static_cast<int>(std::strtol(days.c_str(), &end, 10));

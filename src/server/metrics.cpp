@@ -286,4 +286,12 @@ Json to_json(const ManualWorkRecord& work) {
           {"at_ms", work.at}};
 }
 
+MetricsOptions metrics_options(const Workspace& workspace, int days) {
+  MetricsOptions options;
+  options.days = days;
+  options.storage_usd_per_gib = workspace.config.metrics.storage_usd_per_gib;
+  options.connector_usd_per_call = workspace.config.metrics.connector_usd_per_call;
+  return options;
+}
+
 }  // namespace cadre

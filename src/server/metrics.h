@@ -70,6 +70,9 @@ struct MetricsOptions {
   bool with_drift = true;  // also compute drift alerts (two more windows)
 };
 
+// The options of `workspace`: its prices (cadre.yaml `metrics:`) over the defaults.
+MetricsOptions metrics_options(const Workspace& workspace, int days = 28);
+
 // {window: {from, to, from_ms, to_ms, days}, overall: FIGURES, agents: {OWNER:
 // FIGURES with kind: agent|playbook|planner}, drift: [ALERT], prices: {...}}.
 // kInvalidArgument naming the option when one is out of range.

@@ -211,7 +211,7 @@ void WorkspaceServer::install_routes() {
   const Workspace* workspace = context_.workspace;
   http.Get("/metrics", [store, clock, caller, workspace](const httplib::Request& req, httplib::Response& res) {
     if (!caller(req, res)) return;
-    auto figures = compute_metrics(*store, *workspace, clock->now_ms());
+    auto figures = compute_metrics(*store, *workspace, clock->now_ms(), metrics_options(*workspace));
     if (!figures.ok()) {
       send(res, error_response(figures.status()));
       return;

@@ -43,7 +43,8 @@ class Api : public ::testing::Test {
     ASSERT_EQ(run_cadre({"init", ws_.string()}).exit_code, kExitOk);
     write_file(ws_ / "cadre.yaml",
                "name: api\nkernel: {workers: 2, poll_interval: 50ms, heartbeat: 1s, lease: 3s, shutdown_grace: 1s}\n"
-               "server: {hooks: {shop: {secret: \"${secret:SHOP_HOOK}\", event: order.paid, tolerance: 1m}}}\n");
+               "server: {hooks: {shop: {secret: \"${secret:SHOP_HOOK}\", event: order.paid, tolerance: 1m}}}\n"
+               "metrics: {storage_usd_per_gib: 1000000}\n");
     write_file(ws_ / "playbooks" / "paid.yaml",
                "description: Record a paid order\ntriggers:\n  - event: order.paid\n"
                "    inputs: {order: \"{{ event.data.order }}\"}\n"
@@ -211,6 +212,11 @@ TEST_F(Api, ManualWorkMovesCoverageAndMetricsAreScrapedWithAToken) {
                            "application/json");
   ASSERT_TRUE(run);
   ASSERT_EQ(run->status, 201) << run->body;
+  const std::string objective = body_of(run)["objective"];
+  ASSERT_TRUE(eventually([&] {
+    return body_of(client_->Get(("/api/v1/objectives/" + objective).c_str(), bearer()))["objective"]["state"] ==
+           "succeeded";
+  }, 15s));
   auto logged = client_->Post("/api/v1/manual-work", bearer(),
                               R"({"description": "answered a refund email by hand", "minutes": 10})", "application/json");
   ASSERT_TRUE(logged);
@@ -225,6 +231,9 @@ TEST_F(Api, ManualWorkMovesCoverageAndMetricsAreScrapedWithAToken) {
   EXPECT_EQ(figures["overall"]["automation"]["runs"], 1) << figures["overall"];
   EXPECT_EQ(figures["overall"]["automation"]["manual"], 1) << figures["overall"];
   EXPECT_DOUBLE_EQ(figures["overall"]["automation"]["coverage"].get<double>(), 0.5);
+  // The journal's storage is priced as cadre.yaml says: a finished run costs something.
+  EXPECT_EQ(figures["prices"]["storage_usd_per_gib"], 1000000.0) << figures["prices"];
+  EXPECT_GT(figures["overall"]["cost"]["storage_usd"].get<double>(), 0.0) << figures["overall"]["cost"];
 
   auto anonymous = client_->Get("/metrics");
   ASSERT_TRUE(anonymous);
