@@ -2,6 +2,7 @@
 // Each type's file says what its tools do.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "connectors/connector.h"
