@@ -11,14 +11,20 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "core/encoding.h"
+
 namespace cadre {
 
-std::string base64_encode(std::string_view data);
-// Skips line breaks and other characters outside the alphabet; stops at '='.
+// Base64 encoding is core/encoding.h's. Decoding skips line breaks and
+// other characters outside the alphabet; stops at '='.
 std::string base64_decode(std::string_view text);
+
+// Appends `code_point` as UTF-8 (the caller checks it is a scalar value).
+void append_utf8(std::string& out, uint32_t code_point);
 
 // A body in quoted-printable (RFC 2045 6.7): `text` has CRLF line breaks,
 // which stay hard breaks; longer lines get soft breaks ("=" CRLF).
